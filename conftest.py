@@ -1,0 +1,1 @@
+"""Makes the repository's packages (installer, precheck) importable from tests."""

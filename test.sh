@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run every test layer: unit, lint, molecule scenarios (systemd containers), integration.
+#
+#   ./test.sh            everything (sets up .venv, docker.io, dockerd and the base image)
+#   ./test.sh --fast     unit + lint only: seconds, no Docker needed
+#   ./test.sh [--fast] [pytest args...]   e.g. ./test.sh -k ntp
+#
+# All layers are collected by pytest, so the last line counts every test that ran.
+set -euo pipefail
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+. scripts/venv.sh
+
+fast=0
+if [ "${1:-}" = "--fast" ]; then fast=1; shift; fi
+
+ensure_venv requirements-dev.txt
+
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
+if [ "$fast" -eq 1 ]; then
+  exec pytest -m "not molecule and not integration" "$@"
+fi
+
+tests/testbed/docker.sh
+tests/testbed/build-image.sh
+tests/testbed/clean.sh
+exec pytest "$@"

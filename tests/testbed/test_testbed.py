@@ -1,0 +1,35 @@
+"""The test bed is cheap to re-enter: a second build reuses the image, dockerd keeps running."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+pytestmark = pytest.mark.integration
+
+
+def _run(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(HERE / script)], capture_output=True, text=True, check=False, timeout=600)
+
+
+def test_second_image_build_reuses_the_image_without_debootstrap():
+    first = _run("build-image.sh")
+    assert first.returncode == 0, first.stderr
+    again = _run("build-image.sh")
+    assert again.returncode == 0, again.stderr
+    assert "is current (recipe unchanged), not rebuilding" in again.stderr
+    assert "debootstrap" not in again.stderr
+    image = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{ index .Config.Labels \"dcos-testbed.recipe\" }}",
+         "dcos-testbed/node:bookworm"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert len(image) == 12
+
+
+def test_docker_script_is_a_no_op_when_dockerd_answers():
+    proc = _run("docker.sh")
+    assert proc.returncode == 0, proc.stderr
+    assert "starting dockerd" not in proc.stderr

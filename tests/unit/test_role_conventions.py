@@ -1,0 +1,59 @@
+"""Conventions every role keeps (DESIGN.md): prefixed variables, declared arguments,
+per-OS vars for both families, a managed header on every template."""
+
+import pytest
+
+from tests.unit.roles import ROLES, load_yaml, role_names
+
+ROLE_NAMES = role_names()
+
+
+def test_there_are_roles_to_check():
+    assert "ntp" in ROLE_NAMES
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_every_default_is_prefixed_with_the_role_name(role):
+    defaults = load_yaml(ROLES / role / "defaults" / "main.yml")
+    unprefixed = [k for k in defaults if not k.startswith(f"{role}_")]
+    assert not unprefixed, f"{role}: defaults without the '{role}_' prefix: {unprefixed}"
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_every_default_is_declared_in_argument_specs_and_back(role):
+    defaults = load_yaml(ROLES / role / "defaults" / "main.yml")
+    specs = load_yaml(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert set(defaults) == set(specs), (
+        f"{role}: only in defaults {sorted(set(defaults) - set(specs))}, "
+        f"only in argument_specs {sorted(set(specs) - set(defaults))}"
+    )
+    for name, spec in specs.items():
+        assert spec.get("description"), f"{role}: {name} has no description"
+        if "default" in spec:
+            assert spec["default"] == defaults[name], f"{role}: {name} default differs from defaults/main.yml"
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_os_family_vars_exist_for_debian_and_redhat_with_the_same_names(role):
+    vars_dir = ROLES / role / "vars"
+    debian = load_yaml(vars_dir / "Debian.yml")
+    redhat = load_yaml(vars_dir / "RedHat.yml")
+    assert set(debian) == set(redhat), f"{role}: Debian/RedHat vars differ: {set(debian) ^ set(redhat)}"
+    internal = [k for k in debian if not k.startswith(f"__{role}_")]
+    assert not internal, f"{role}: internal vars must start with '__{role}_': {internal}"
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_every_template_carries_the_managed_header(role):
+    templates = list((ROLES / role / "templates").glob("*.j2"))
+    for template in templates:
+        head = template.read_text().splitlines()[:3]
+        assert any("Managed by the DCOS installer" in line for line in head), f"{template} lacks the header"
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_meta_names_the_role_for_molecule(role):
+    # molecule links a role as <namespace>.<role_name> from meta/main.yml
+    info = load_yaml(ROLES / role / "meta" / "main.yml")["galaxy_info"]
+    assert info["namespace"] == "dcos"
+    assert info["role_name"] == role
