@@ -1,26 +1,179 @@
-"""Command line of the installer. Exit codes: 0 success, 1 run failed, 2 bad input,
-3 precheck failed, 130 interrupted."""
+"""./install.sh: validate config.cfg, then run the install phases through ansible-runner.
+
+Exit codes: 0 success, 1 run failed, 2 bad input, 3 precheck failed, 130 interrupted."""
 
 import argparse
+import difflib
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from installer import __version__
+from installer.config import ConfigInvalid, load_config
+from installer.phases import PHASE_NAMES, PHASES, select
+from installer.runner import (
+    DEFAULT_RUNS_DIR,
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    Run,
+    RunBusy,
+    RunOptions,
+)
 
-PHASES = ("repo", "registry", "hosts", "zookeeper", "mesos", "marathon", "consul", "lb", "mysql", "verify")
+EPILOG = """\
+phases, in order: {phases}
+exit codes: 0 success, 1 run failed, 2 bad input, 3 precheck failed, 130 interrupted
+""".format(phases=", ".join(PHASE_NAMES))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="install.sh", description="Install a DCOS cluster from one config file.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", nargs="?", help="config.cfg describing the cluster (copy config.cfg.example)")
+    p.add_argument("--precheck-only", action="store_true", help="check every host, change nothing")
+    p.add_argument("--check", action="store_true", help="Ansible check mode: show what would change")
+    p.add_argument("--phases", help="comma-separated phases to run (default: all)")
+    p.add_argument("--skip-phases", help="comma-separated phases to leave out")
+    p.add_argument("--from", dest="start_at", metavar="PHASE", help="resume: run from this phase on")
+    p.add_argument("--limit", metavar="HOSTS", help="only these hosts (Ansible --limit pattern)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before installing")
+    p.add_argument("--json", action="store_true", help="machine-readable events on stdout, one JSON per line")
+    p.add_argument("--demo", action="store_true", help="install into a local container cluster")
+    p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where runs are recorded (default: runs/)")
+    p.add_argument("--list-phases", action="store_true", help="list the phases and exit")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more Ansible output in the log")
+    p.add_argument("--version", action="version", version=f"dcos-installer {__version__}")
+    return p
+
+
+def _err(text: str) -> None:
+    print(f"install.sh: {text}", file=sys.stderr)
+
+
+def _phase_list(value: str | None, option: str) -> tuple[list[str] | None, list[str]]:
+    if value is None:
+        return None, []
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    errors = []
+    for name in names:
+        if name not in PHASE_NAMES:
+            guess = difflib.get_close_matches(name, PHASE_NAMES, n=1)
+            errors.append(f"{option}: unknown phase {name!r}" + (f" (did you mean {guess[0]!r}?)" if guess else "")
+                          + f"; phases: {', '.join(PHASE_NAMES)}")
+    return names, errors
+
+
+def _list_phases() -> int:
+    for phase in PHASES:
+        print(f"{phase.name:<10} {'built' if phase.built else 'not built yet':<14} {phase.description}")
+    return 0
+
+
+def _confirm(cfg, phases) -> bool:
+    print(f"Cluster {cfg.cluster.name}: {len(cfg.all_hosts())} hosts")
+    for group in ("installer", "masters", "agents", "lb"):
+        if cfg.group(group):
+            print(f"  {group:<9} {', '.join(str(h) for h in cfg.group(group))}")
+    print(f"Phases: {', '.join(p.name for p in phases)}")
+    try:
+        answer = input("Install now? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="install.sh", description="Install a DCOS cluster from one config file.")
-    parser.add_argument("config", help="path to config.cfg (copy config.cfg.example)")
-    args = parser.parse_args(argv)
-    path = Path(args.config)
-    if not path.is_file():
-        print(f"install.sh: {path}: no such config file", file=sys.stderr)
+    args = _parser().parse_args(argv)
+    if args.list_phases:
+        return _list_phases()
+    if args.demo:
+        _err("--demo (a local container cluster) is not built yet; give a config.cfg for real hosts")
+        return EXIT_FAILED
+    if not args.config:
+        _parser().print_usage(sys.stderr)
+        _err("give the config file: ./install.sh config.cfg (copy config.cfg.example to start)")
         return EXIT_BAD_INPUT
-    print(
-        "install.sh: the installer is not built yet; no host was contacted.\n"
-        f"  phases not built yet: {', '.join(PHASES)}",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED
+
+    only, errors = _phase_list(args.phases, "--phases")
+    skip, more = _phase_list(args.skip_phases, "--skip-phases")
+    errors += more
+    if args.start_at and args.start_at not in PHASE_NAMES:
+        errors.append(f"--from: unknown phase {args.start_at!r}; phases: {', '.join(PHASE_NAMES)}")
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigInvalid as exc:
+        errors_ = exc.errors
+        print(f"{args.config}: {len(errors_)} error{'s' if len(errors_) != 1 else ''}; nothing was changed",
+              file=sys.stderr)
+        for error in errors_:
+            print(f"  {error}", file=sys.stderr)
+        for error in errors:
+            print(f"  {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if errors:
+        for error in errors:
+            _err(error)
+        return EXIT_BAD_INPUT
+
+    if args.precheck_only:
+        _err("the precheck is not built yet; nothing was checked")
+        return EXIT_FAILED
+    phases = [p for p in select(only, skip, args.start_at) if p.configured(cfg)]
+    if not phases:
+        _err("no phase selected")
+        return EXIT_BAD_INPUT
+    missing = [p.name for p in phases if not p.built]
+    if missing:
+        built = [p.name for p in phases if p.built]
+        _err(f"phases not built yet: {', '.join(missing)}; no host was contacted."
+             + (f" Run what exists with --phases {','.join(built)}" if built else ""))
+        return EXIT_FAILED
+    if not args.json:
+        print("note: the precheck is not built yet; hosts are not checked before the install", file=sys.stderr)
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            _err("not asking on a non-terminal: pass --yes to install without the prompt")
+            return EXIT_BAD_INPUT
+        if not _confirm(cfg, phases):
+            _err("not installing")
+            return EXIT_FAILED
+
+    options = RunOptions(phases=[p.name for p in phases], limit=args.limit, check=args.check,
+                         verbosity=args.verbose, runs_dir=args.runs_dir)
+    try:
+        run = Run.start(cfg, options)
+    except RunBusy as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    return follow(run, args)
+
+
+def _display(args):
+    from installer.progress import JsonDisplay, LiveDisplay, PlainDisplay
+
+    if args.json:
+        return JsonDisplay()
+    if sys.stdout.isatty():
+        return LiveDisplay()
+    return PlainDisplay()
+
+
+def follow(run: Run, args) -> int:
+    display = _display(args)
+    events = run.events()
+    with display:
+        while True:
+            try:
+                for ev in events:
+                    display.handle(ev)
+                break
+            except KeyboardInterrupt:
+                if run._cancel.is_set():
+                    continue  # already stopping; wait for the runner to finish
+                run.cancel()
+                print("\ninterrupted: stopping the running phase (ansible-playbook is being terminated)…",
+                      file=sys.stderr)
+    code = run.wait()
+    display.summary(run, args.config)
+    return EXIT_INTERRUPTED if code == EXIT_INTERRUPTED else code

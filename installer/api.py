@@ -1,0 +1,37 @@
+"""The API a web portal imports. It drives exactly what ./install.sh drives: the same
+validation, run directory, phases and ansible-runner calls (installer.runner.Run).
+
+    from installer.api import start_run
+    run = start_run("config.cfg", phases=["hosts"])   # validates, then runs in the background
+    for ev in run.events(): ...                       # or run.subscribe(callback)
+    run.status(); run.cancel(); run.wait()
+"""
+
+from pathlib import Path
+from typing import Any
+
+from installer.config import ConfigError, ConfigInvalid
+from installer.phases import PHASE_NAMES
+from installer.runner import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PRECHECK,
+    Run,
+    RunBusy,
+    RunOptions,
+    RunStatus,
+)
+
+__all__ = [
+    "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PRECHECK", "PHASE_NAMES",
+    "ConfigError", "ConfigInvalid", "Run", "RunBusy", "RunOptions", "RunStatus", "start_run",
+]
+
+
+def start_run(config_path: str | Path, **options: Any) -> Run:
+    """Validate config_path and start the run without blocking. Raises ConfigInvalid (every
+    error, nothing written) or RunBusy (another run of the same cluster is going on).
+    options: phases, skip_phases, start_at, limit, check, verbosity, runs_dir."""
+    return Run.start(Path(config_path), RunOptions(**options))

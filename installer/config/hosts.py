@@ -1,0 +1,90 @@
+"""Host sections: each entry is `name = ip`, a bare `ip`, or a bare `name` already given an
+IP in another host section (lb hosts are usually masters)."""
+
+from installer.config.errors import ConfigError
+from installer.config.model import Config, Host
+from installer.config.reader import RawEntry
+from installer.config.schema import HOST_SECTIONS
+from installer.config.types import is_hostname, parse_ipv4
+
+
+def _define(cfg: Config, section: str, entry: RawEntry) -> tuple[Host | None, list[ConfigError]]:
+    """Parse one entry that carries an IP (name = ip, or a bare ip). Bare names return None."""
+    path = cfg.path
+    key, value = entry.key.strip(), (entry.value or "").strip()
+    if value:
+        errors = []
+        if not is_hostname(key):
+            errors.append(ConfigError(path, "expected a hostname (RFC 1123) before '='", entry.line, section, key,
+                                      hint="write name = ip, or the ip alone"))
+        try:
+            ip = parse_ipv4(value)
+        except ValueError as exc:
+            errors.append(ConfigError(path, str(exc), entry.line, section, key, value))
+            return None, errors
+        return (None if errors else Host(ip=ip, name=key)), errors
+    try:
+        return Host(ip=parse_ipv4(key)), []
+    except ValueError:
+        if is_hostname(key):
+            return None, []  # a reference, resolved once every definition is known
+        return None, [ConfigError(path, "expected an IPv4 address, a hostname = IPv4 address, or the name of a "
+                                  "host defined in another section", entry.line, section, key)]
+
+
+def parse_hosts(cfg: Config) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    by_name: dict[str, tuple[Host, int]] = {}
+    by_ip: dict[str, tuple[Host, int]] = {}
+    # (section, entry, host); host None: a bare name, resolved once every definition is known.
+    entries: list[tuple[str, RawEntry, Host | None]] = []
+
+    for section in HOST_SECTIONS:
+        raw = cfg.raw.sections.get(section)
+        if raw is None:
+            continue
+        for entry in raw.entries.values():
+            host, errs = _define(cfg, section, entry)
+            errors += errs
+            if errs:
+                continue
+            if host is None:
+                entries.append((section, entry, None))
+                continue
+            if host.name and host.name in by_name and by_name[host.name][0].ip != host.ip:
+                other, line = by_name[host.name]
+                errors.append(ConfigError(cfg.path, f"host {host.name} already has IP {other.ip} (line {line})",
+                                          entry.line, section, entry.key, entry.value, hint="one host, one IP"))
+                continue
+            known = by_ip.get(str(host.ip))
+            if known and host.name and known[0].name and known[0].name != host.name:
+                errors.append(ConfigError(cfg.path, f"the same IP is given to {known[0].name} (line {known[1]}) "
+                                          f"and {host.name}", entry.line, section, entry.key, entry.value,
+                                          hint="each host needs its own address"))
+                continue
+            if host.name:
+                by_name.setdefault(host.name, (host, entry.line))
+                by_ip[str(host.ip)] = (host, entry.line)
+            else:
+                by_ip.setdefault(str(host.ip), (host, entry.line))
+            entries.append((section, entry, host))
+
+    for section, entry, parsed in entries:
+        if parsed is None:
+            name = entry.key.strip().lower()
+            if name not in by_name:
+                errors.append(ConfigError(cfg.path, "host has no IP", entry.line, section, entry.key,
+                                          hint=f"write {name} = <ip>, here or in another host section"))
+                continue
+            host = by_name[name][0]
+        else:
+            host = by_ip[str(parsed.ip)][0]  # a bare IP names the host defined with that IP
+        group = cfg.hosts.setdefault(section, [])
+        if host in group:
+            first = cfg.host_lines[(section, host)]
+            errors.append(ConfigError(cfg.path, f"host {host} is listed twice in this section (first at line "
+                                      f"{first})", entry.line, section, entry.key))
+            continue
+        group.append(host)
+        cfg.host_lines[(section, host)] = entry.line
+    return errors

@@ -1,0 +1,136 @@
+"""Read config.cfg with configparser, keeping the line of every section and key so that
+each error can point at it. File-level problems (missing, unreadable, empty, not UTF-8,
+not INI, duplicates) are collected, not raised one by one."""
+
+import configparser
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from installer.config.errors import ConfigError
+
+_SECTION = re.compile(r"^\s*\[(?P<name>[^\]]*)\]\s*(?:[;#].*)?$")
+_KEY = re.compile(r"^(?P<key>[^=:\s][^=:]*?)\s*(?:[=:]|$)")
+
+
+@dataclass
+class RawEntry:
+    key: str
+    value: str | None  # None: a bare key (a host named by its IP or name alone)
+    line: int
+
+
+@dataclass
+class RawSection:
+    name: str
+    line: int
+    entries: dict[str, RawEntry] = field(default_factory=dict)
+
+
+@dataclass
+class RawConfig:
+    path: Path
+    sections: dict[str, RawSection]
+
+
+def _parser() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(
+        allow_no_value=True,
+        interpolation=None,  # passwords may hold '%'
+        inline_comment_prefixes=(";", "#"),  # only after whitespace: "a#b" stays a value
+        strict=True,
+        default_section="\x00no-defaults",  # a [DEFAULT] section is just an unknown section
+        empty_lines_in_values=False,
+    )
+    parser.optionxform = str.lower  # keys (and host names) are case-insensitive
+    return parser
+
+
+def _scan_lines(path: Path, text: str) -> tuple[dict[str, int], dict[tuple[str, str], int], list[ConfigError]]:
+    """Line numbers of sections and keys, and every duplicate (configparser stops at the first)."""
+    sections: dict[str, int] = {}
+    keys: dict[tuple[str, str], int] = {}
+    errors: list[ConfigError] = []
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        section = _SECTION.match(line)
+        if section:
+            current = section.group("name").strip()
+            if current in sections:
+                errors.append(ConfigError(path, f"duplicate section (first at line {sections[current]})",
+                                          line=number, section=current, hint="merge the two sections into one"))
+            else:
+                sections[current] = number
+            continue
+        if line[:1].isspace():
+            errors.append(ConfigError(path, "indented line: INI would glue it to the value above", line=number,
+                                      section=current, value=stripped, hint="remove the indentation"))
+            continue
+        if stripped.startswith("[") and not _SECTION.match(line):
+            errors.append(ConfigError(path, "section header without its closing ']'", line=number, value=stripped,
+                                      hint="write [name]"))
+            continue
+        if current is None:
+            continue  # reported by configparser
+        key = _KEY.match(line)
+        if key:
+            name = key.group("key").strip().lower()
+            if (current, name) in keys:
+                errors.append(ConfigError(path, f"duplicate key (first at line {keys[(current, name)]})",
+                                          line=number, section=current, key=name, hint="keep one of the two"))
+            else:
+                keys[(current, name)] = number
+    return sections, keys, errors
+
+
+def read_raw(path: Path) -> tuple[RawConfig | None, list[ConfigError]]:
+    """Parse config.cfg. Returns the raw config, or None with the errors that stop parsing."""
+    if not path.exists():
+        return None, [ConfigError(path, "no such file", hint="copy config.cfg.example and edit it")]
+    if path.is_dir():
+        return None, [ConfigError(path, "is a folder, not a config file")]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [ConfigError(path, f"cannot be read: {exc.strerror}", hint="check its permissions")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [ConfigError(path, f"is not UTF-8 text (byte 0x{data[exc.start]:02x})", line=line,
+                                  hint="save the file as UTF-8")]
+    if "\x00" in text:
+        return None, [ConfigError(path, "is a binary file, not an INI file")]
+    if not text.strip() or all(not ln.strip() or ln.strip().startswith(("#", ";")) for ln in text.splitlines()):
+        return None, [ConfigError(path, "is empty", hint="copy config.cfg.example and edit it")]
+
+    section_lines, key_lines, errors = _scan_lines(path, text)
+    if errors:
+        return None, errors
+
+    parser = _parser()
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.MissingSectionHeaderError as exc:
+        return None, [ConfigError(path, "is not an INI file: a key comes before any [section] header",
+                                  line=exc.lineno, value=exc.line.strip() if exc.line else None,
+                                  hint="start the file with a section such as [cluster]")]
+    except configparser.ParsingError as exc:
+        # configparser gives each bad line already quoted (repr).
+        return None, [ConfigError(path, f"is not valid INI: cannot parse {text_line.strip()}", line=lineno,
+                                  hint="write key = value, or [section]")
+                      for lineno, text_line in exc.errors]
+    except configparser.Error as exc:  # anything else configparser refuses
+        return None, [ConfigError(path, f"is not valid INI: {exc.message}",
+                                  line=getattr(exc, "lineno", None))]
+
+    sections: dict[str, RawSection] = {}
+    for name in parser.sections():
+        raw = RawSection(name=name, line=section_lines.get(name, 0))
+        for key, value in parser.items(name, raw=True):
+            raw.entries[key] = RawEntry(key=key, value=value, line=key_lines.get((name, key), raw.line))
+        sections[name] = raw
+    return RawConfig(path=path, sections=sections), []

@@ -1,0 +1,167 @@
+"""The sections and keys of config.cfg, typed. Every key has a description; the example
+file (config.cfg.example) documents the same keys and a unit test keeps the two equal."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from installer.config.types import (
+    Bool,
+    Choice,
+    Domain,
+    Hostname,
+    Int,
+    LocalPath,
+    Name,
+    OptionalLocalPath,
+    Port,
+    RemotePath,
+    Secret,
+    StrList,
+    Vip,
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class ClusterSection(Section):
+    name: Name = Field(description="Cluster name: letters, digits and '-'; names the run and the Mesos cluster.")
+    domain: Domain = Field("", description="DNS domain appended to host names for their FQDN; empty: none.")
+    ssh_user: str = Field("root", description="User Ansible logs in as over SSH.")
+    ssh_key_file: OptionalLocalPath = Field(
+        None, description="Private key for that user (mode 0600); empty: ssh's defaults and agent.")
+    ssh_port: Port = Field(22, description="SSH port of every host.")
+    become: Bool = Field(True, description="Become root with become_method (needed unless ssh_user is root).")
+    become_method: Choice("sudo", "su") = Field("sudo", description="How to become root: sudo or su.")
+    python_interpreter: str = Field("auto", description="Python on the hosts for Ansible; auto finds it.")
+    timezone: str = Field("", description="Timezone to set on every host, such as UTC; empty: leave it.")
+    firewall: Choice("open-ports", "off") = Field(
+        "open-ports", description="open-ports: open exactly the ports each host needs; off: leave the firewall off.")
+    selinux: Choice("permissive", "enforcing", "disabled") = Field(
+        "permissive", description="SELinux mode on EL hosts.")
+
+
+class KeepalivedSection(Section):
+    vip: Vip | None = Field(None, description="Virtual IP of the lb hosts, with its prefix when known: 10.0.0.100/24.")
+    interface: str = Field("", description="Interface that carries the VIP; empty: the one holding the host's IP.")
+    router_id: Int(1, 255, "a VRRP router id") = Field(51, description="VRRP virtual router id, unique in the LAN.")
+    unicast: Bool = Field(True, description="Unicast VRRP between the lb hosts (clouds drop multicast).")
+    auth_pass: Secret = Field(None, description="VRRP password (8 characters used); empty: generated once.")
+
+
+class RegistrySection(Section):
+    port: Port = Field(5000, description="Port of the private Docker registry on the installer host.")
+    hostname: str = Field("", description="Name clients use for the registry (in its certificate); empty: its IP.")
+    tls_cert: str = Field("generate", description="TLS certificate file, or 'generate' (a CA is made and kept).")
+    tls_key: str = Field("generate", description="Key of tls_cert, or 'generate'.")
+    data_dir: RemotePath = Field("/var/lib/docker-registry", description="Registry storage on the installer host.")
+    username: str = Field("", description="Registry user for htpasswd auth; empty: no auth.")
+    password: Secret = Field(None, description="Password of username; empty: generated once.")
+
+
+class RepoSection(Section):
+    port: Port = Field(8081, description="Port of the local package repository (nginx) on the installer host.")
+    bundle: LocalPath = Field(Path("bundle"), description="Offline bundle folder, relative to this file's folder.")
+    keep_host_repos: Bool = Field(False, description="Keep the hosts' own package repos enabled.")
+
+
+class NtpSection(Section):
+    upstream: StrList = Field([], description="Upstream NTP servers of the installer host; empty: its own clock.")
+    clock_control: Choice("auto", "true", "false") = Field(
+        "auto", description="Let chronyd set the clock; auto: not inside containers.")
+
+
+class ZookeeperSection(Section):
+    client_port: Port = Field(2181, description="ZooKeeper client port.")
+    peer_port: Port = Field(2888, description="ZooKeeper quorum port.")
+    election_port: Port = Field(3888, description="ZooKeeper leader election port.")
+    data_dir: RemotePath = Field("/var/lib/zookeeper", description="ZooKeeper data directory.")
+    heap_mb: Int(64, 65536, "a heap size in MiB") = Field(512, description="ZooKeeper JVM heap in MiB.")
+    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+
+
+class MesosSection(Section):
+    master_port: Port = Field(5050, description="Mesos master port.")
+    agent_port: Port = Field(5051, description="Mesos agent port.")
+    master_work_dir: RemotePath = Field("/var/lib/mesos/master", description="Mesos master work_dir.")
+    agent_work_dir: RemotePath = Field("/var/lib/mesos/agent", description="Mesos agent work_dir.")
+    containerizers: StrList = Field(["docker", "mesos"], description="Agent containerizers.")
+    attributes: str = Field("", description="Agent attributes, such as rack:r1;zone:a.")
+    resources: str = Field("", description="Agent resources, such as cpus:4;mem:8192; empty: detected.")
+    executor_registration_timeout: str = Field("5mins", description="Agent executor registration timeout.")
+    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+
+
+class MarathonSection(Section):
+    port: Port = Field(8080, description="Marathon HTTP port on the masters.")
+    heap_mb: Int(128, 65536, "a heap size in MiB") = Field(1024, description="Marathon JVM heap in MiB.")
+    username: str = Field("", description="HTTP basic auth user; empty: no auth.")
+    password: Secret = Field(None, description="HTTP basic auth password; empty: generated once.")
+    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+
+
+class ConsulSection(Section):
+    datacenter: Name = Field("dc1", description="Consul datacenter name.")
+    domain: Hostname = Field("consul", description="Consul DNS domain.")
+    server_port: Port = Field(8300, description="Consul server RPC port.")
+    serf_lan_port: Port = Field(8301, description="Consul LAN gossip port.")
+    http_port: Port = Field(8500, description="Consul HTTP API port.")
+    dns_port: Port = Field(8600, description="Consul DNS port.")
+    gossip_key: Secret = Field(None, description="Gossip encryption key (base64, 32 bytes); empty: generated once.")
+    acl: Bool = Field(True, description="ACLs on with default deny.")
+    tls: Bool = Field(False, description="TLS for Consul RPC.")
+    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+
+
+class HaproxySection(Section):
+    marathon_port: Port = Field(80, description="Port on the VIP for the Marathon API and UI.")
+    mesos_port: Port = Field(8050, description="Port on the VIP for the Mesos UI (leading master).")
+    consul_port: Port = Field(8550, description="Port on the VIP for the Consul UI.")
+    stats_port: Port = Field(9090, description="HAProxy stats page port.")
+    stats_user: str = Field("admin", description="Stats page user.")
+    stats_password: Secret = Field(None, description="Stats page password; empty: generated once.")
+
+
+class MysqlSection(Section):
+    master: str = Field(description="The MySQL master: a host of this cluster, by name or IP.")
+    slave: str = Field(description="The read-only slave: another host of this cluster.")
+    port: Port = Field(3306, description="MySQL port.")
+    data_dir: RemotePath = Field("/var/lib/mysql", description="MySQL data directory.")
+    root_password: Secret = Field(None, description="MySQL root password; empty: generated once.")
+    replication_password: Secret = Field(None, description="Replication user's password; empty: generated once.")
+
+
+class CadvisorSection(Section):
+    enabled: Bool = Field(True, description="Run cAdvisor on every host.")
+    port: Port = Field(4194, description="cAdvisor HTTP port.")
+
+
+class PrecheckSection(Section):
+    waive: StrList = Field([], description="Checks to waive, as check@host (host by name or IP), comma-separated.")
+
+
+# Sections whose entries are hosts ("name = ip", or a bare "ip", or a bare name already
+# defined in another host section), in the order hosts are numbered.
+HOST_SECTIONS = ("installer", "masters", "agents", "lb")
+REQUIRED_HOST_SECTIONS = ("installer", "masters", "agents")
+
+SECTIONS: dict[str, type[Section]] = {
+    "cluster": ClusterSection,
+    "keepalived": KeepalivedSection,
+    "registry": RegistrySection,
+    "repo": RepoSection,
+    "ntp": NtpSection,
+    "zookeeper": ZookeeperSection,
+    "mesos": MesosSection,
+    "marathon": MarathonSection,
+    "consul": ConsulSection,
+    "haproxy": HaproxySection,
+    "mysql": MysqlSection,
+    "cadvisor": CadvisorSection,
+    "precheck": PrecheckSection,
+}
+REQUIRED_SECTIONS = ("cluster",)
+# Sections that mean "install this component" by being present.
+OPTIONAL_COMPONENT_SECTIONS = ("mysql",)

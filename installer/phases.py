@@ -1,0 +1,64 @@
+"""The install phases, in order. Each is one playbook under playbooks/, runnable alone."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from installer.config import Config
+
+TOP = Path(__file__).resolve().parent.parent
+PLAYBOOKS = TOP / "playbooks"
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    description: str
+
+    @property
+    def playbook(self) -> str:
+        return f"{self.name}.yml"
+
+    @property
+    def built(self) -> bool:
+        return (PLAYBOOKS / self.playbook).is_file()
+
+    def configured(self, cfg: Config) -> bool:
+        """Whether config.cfg asks for this phase (lb and mysql are optional)."""
+        if self.name == "lb":
+            return bool(cfg.group("lb"))
+        if self.name == "mysql":
+            return cfg.mysql is not None
+        return True
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("repo", "local package repository on the installer host"),
+    Phase("registry", "private Docker registry with TLS on the installer host"),
+    Phase("hosts", "host init, NTP and Docker on every host"),
+    Phase("zookeeper", "ZooKeeper ensemble on the masters"),
+    Phase("mesos", "Mesos masters and agents"),
+    Phase("marathon", "Marathon on the masters"),
+    Phase("consul", "Consul servers and clients with DNS"),
+    Phase("lb", "HAProxy and the Keepalived VIP"),
+    Phase("mysql", "MySQL master/slave with Consul failover"),
+    Phase("verify", "end-to-end health of the cluster"),
+)
+PHASE_NAMES = tuple(p.name for p in PHASES)
+
+
+def by_name(name: str) -> Phase:
+    for phase in PHASES:
+        if phase.name == name:
+            return phase
+    raise KeyError(name)
+
+
+def select(only: list[str] | None = None, skip: list[str] | None = None, start: str | None = None) -> list[Phase]:
+    """Phases to run, in install order: all, or --phases, minus --skip-phases, from --from on."""
+    chosen = [p for p in PHASES if not only or p.name in only]
+    if skip:
+        chosen = [p for p in chosen if p.name not in skip]
+    if start:
+        index = PHASE_NAMES.index(start)
+        chosen = [p for p in chosen if PHASE_NAMES.index(p.name) >= index]
+    return chosen

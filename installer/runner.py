@@ -1,0 +1,261 @@
+"""A run: the selected phases of one config, each one ansible-runner call (run_async) on the
+run directory, with structured events. install.sh and a portal use this same class.
+
+    run = Run.start(config_path, RunOptions(phases=["hosts"]))
+    for ev in run.events():      # blocks until the run ends
+        ...
+    run.status(); run.cancel(); run.wait()
+"""
+
+import fcntl
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from installer.config import Config, load_config
+from installer.events import counts_from_stats, event, translate
+from installer.phases import Phase, select
+from installer.rundir import RunDir, create_run_dir, write_json
+from installer.secrets import ensure_secrets
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+
+
+class RunBusy(Exception):
+    """Another run of the same cluster holds the lock."""
+
+
+@dataclass
+class RunOptions:
+    phases: list[str] | None = None  # None: every phase
+    skip_phases: list[str] | None = None
+    start_at: str | None = None  # --from
+    limit: str | None = None
+    check: bool = False
+    verbosity: int = 0
+    runs_dir: Path = DEFAULT_RUNS_DIR
+    extravars: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    status: str = "pending"  # pending|running|successful|failed|canceled|timeout|skipped
+    rc: int | None = None
+    started: float | None = None
+    duration: float = 0.0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        total = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "skipped": 0}
+        for per_host in self.counts.values():
+            for key in total:
+                total[key] += per_host.get(key, 0)
+        return total
+
+
+@dataclass
+class RunStatus:
+    run_id: str
+    run_dir: Path
+    state: str  # running|successful|failed|canceled
+    phase: str | None
+    task: str | None
+    phases: list[PhaseResult]
+    exit_code: int | None
+    elapsed: float
+
+
+class Run:
+    def __init__(self, cfg: Config, options: RunOptions, phases: list[Phase]):
+        self.cfg = cfg
+        self.options = options
+        self.phases = phases
+        self.results = [PhaseResult(p.name) for p in phases]
+        self.run_dir: RunDir | None = None
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._lock_fd: int | None = None
+        self._thread: threading.Thread | None = None
+        self._started = time.time()
+        self._current_phase: str | None = None
+        self._current_task: str | None = None
+        self.exit_code: int | None = None
+        self.state = "running"
+
+    # ---- starting -------------------------------------------------------------------------
+    @classmethod
+    def start(cls, config: Path | Config, options: RunOptions | None = None) -> "Run":
+        """Validate (raises ConfigInvalid: nothing written), then start in the background."""
+        options = options or RunOptions()
+        cfg = config if isinstance(config, Config) else load_config(Path(config))
+        phases = [p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
+        run = cls(cfg, options, phases)
+        run._prepare()
+        run._thread = threading.Thread(target=run._main, name=f"dcos-run-{run.run_dir.run_id}", daemon=True)
+        run._thread.start()
+        return run
+
+    def _prepare(self) -> None:
+        runs_dir = self.options.runs_dir.resolve()
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = runs_dir / f".lock-{self.cfg.cluster.name}"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise RunBusy(f"another run of cluster {self.cfg.cluster.name!r} is in progress (pid {holder or '?'}); "
+                          f"wait for it or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+        secrets_file, _ = ensure_secrets(self.cfg, runs_dir)
+        self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file, self.options.extravars)
+
+    # ---- the portal API ------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call callback(event) for every later event, from the run's thread."""
+        self._subscribers.append(callback)
+
+    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Every event in order, from the start; ends after run_end. Only one consumer."""
+        while True:
+            item = self._queue.get(timeout=timeout)
+            if item is None:
+                return
+            yield item
+
+    def cancel(self) -> None:
+        """Stop the running phase (ansible-runner terminates ansible-playbook) and run no more."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self._done.wait(timeout)
+        return self.exit_code
+
+    def status(self) -> RunStatus:
+        return RunStatus(
+            run_id=self.run_dir.run_id, run_dir=self.run_dir.path, state=self.state,
+            phase=self._current_phase, task=self._current_task, phases=list(self.results),
+            exit_code=self.exit_code, elapsed=round(time.time() - self._started, 1),
+        )
+
+    # ---- the run itself ------------------------------------------------------------------
+    def _emit(self, ev: dict[str, Any]) -> None:
+        with self.run_dir.events_file.open("a") as out:
+            out.write(json.dumps(ev, default=str) + "\n")
+        self._queue.put(ev)
+        for callback in self._subscribers:
+            callback(ev)
+
+    def _main(self) -> None:
+        try:
+            self._emit(event("run_start", run_id=self.run_dir.run_id, run_dir=str(self.run_dir.path),
+                             phases=[p.name for p in self.phases], hosts=[h.id for h in self.cfg.all_hosts()],
+                             check=self.options.check))
+            failed_phase = None
+            for index, (phase, result) in enumerate(zip(self.phases, self.results, strict=True), start=1):
+                if self._cancel.is_set():
+                    result.status = "skipped"
+                    continue
+                self._run_phase(phase, result, index)
+                if result.status != "successful":
+                    failed_phase = phase.name
+                    for later in self.results[index:]:
+                        later.status = "skipped"
+                    break
+            if self._cancel.is_set():
+                self.state, self.exit_code = "canceled", EXIT_INTERRUPTED
+            elif failed_phase:
+                self.state, self.exit_code = "failed", EXIT_FAILED
+            else:
+                self.state, self.exit_code = "successful", EXIT_OK
+            duration = round(time.time() - self._started, 1)
+            write_json(self.run_dir.summary_file, {
+                "run_id": self.run_dir.run_id, "status": self.state, "exit_code": self.exit_code,
+                "duration": duration, "phases": [r.__dict__ for r in self.results],
+            })
+            self._emit(event("run_end", status=self.state, exit_code=self.exit_code, duration=duration,
+                             failed_phase=failed_phase, run_dir=str(self.run_dir.path)))
+        except Exception as exc:  # a bug or an environment failure: end the run visibly
+            self.state, self.exit_code = "failed", EXIT_FAILED
+            self._emit(event("run_end", status="failed", exit_code=EXIT_FAILED, error=f"{type(exc).__name__}: {exc}",
+                             duration=round(time.time() - self._started, 1), failed_phase=self._current_phase,
+                             run_dir=str(self.run_dir.path)))
+        finally:
+            self._current_phase = self._current_task = None
+            self._queue.put(None)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+            self._done.set()
+
+    def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
+        self._current_phase = phase.name
+        result.status, result.started = "running", time.time()
+        self._emit(event("phase_start", phase=phase.name, index=index, total=len(self.phases),
+                         description=phase.description))
+        stats: dict[str, Any] = {}
+        log = self.run_dir.log_file.open("a")
+        log.write(f"\n===== phase {phase.name} ({phase.playbook}) =====\n")
+
+        def on_event(raw: dict[str, Any]) -> bool:
+            if raw.get("stdout"):
+                log.write(raw["stdout"] + "\n")
+                log.flush()
+            if raw.get("event") == "playbook_on_stats":
+                stats.update(raw.get("event_data") or {})
+            ev = translate(raw, phase.name)
+            if ev is None:
+                return True
+            if ev["type"] == "task_start":
+                self._current_task = ev["task"]
+            elif ev["type"] == "host_result" and ev["status"] in ("failed", "unreachable"):
+                result.failures.append({"host": ev["host"], "task": ev["task"], "status": ev["status"],
+                                        "msg": ev["msg"]})
+            self._emit(ev)
+            return True
+
+        cmdline = "--check --diff" if self.options.check else None
+        env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        thread, runner = ansible_runner.run_async(
+            private_data_dir=str(self.run_dir.path),
+            playbook=phase.playbook,
+            ident=f"{index:02d}-{phase.name}",
+            limit=self.options.limit,
+            cmdline=cmdline,
+            verbosity=self.options.verbosity or None,
+            envvars=env,
+            quiet=True,
+            event_handler=on_event,
+            cancel_callback=self._cancel.is_set,
+            rotate_artifacts=0,
+            fact_cache=str(self.run_dir.path / "facts"),  # one fact cache for all phases of a run
+        )
+        thread.join()
+        log.close()
+        result.rc = runner.rc
+        result.duration = round(time.time() - result.started, 1)
+        result.counts = counts_from_stats(stats)
+        status = runner.status  # successful | failed | canceled | timeout
+        if status == "successful" and (runner.rc or 0) != 0:
+            status = "failed"
+        result.status = status
+        self._current_task = None
+        self._emit(event("phase_end", phase=phase.name, status=status, rc=runner.rc, duration=result.duration,
+                         counts=result.counts, failures=result.failures,
+                         stdout=str(self.run_dir.path / "artifacts" / f"{index:02d}-{phase.name}" / "stdout")))

@@ -1,0 +1,159 @@
+"""config.cfg reading and validation beyond the corpus: file-level failures, the example,
+host naming, path resolution, and that every error is reported at once."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from installer.cli import main
+from installer.config import ConfigInvalid, load_config
+from installer.config.reader import read_raw
+from installer.config.schema import HOST_SECTIONS, SECTIONS
+
+TOP = Path(__file__).resolve().parents[2]
+EXAMPLE = TOP / "config.cfg.example"
+MINIMAL = """[cluster]
+name = t
+{cluster_extra}
+[installer]
+10.1.0.5
+
+[masters]
+m1 = 10.1.0.11
+
+[agents]
+a1 = 10.1.0.21
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "config.cfg") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _errors(path: Path) -> list[str]:
+    with pytest.raises(ConfigInvalid) as exc:
+        load_config(path)
+    return [str(e) for e in exc.value.errors]
+
+
+def test_the_example_config_validates():
+    cfg = load_config(EXAMPLE)
+    assert [h.id for h in cfg.group("masters")] == ["master1", "master2", "master3"]
+    assert [h.id for h in cfg.group("lb")] == ["master1", "master2"]
+    assert cfg.mysql_master.id == "agent1"
+
+
+def test_the_example_documents_every_key_and_only_known_keys():
+    raw, errors = read_raw(EXAMPLE)
+    assert not errors
+    lines = EXAMPLE.read_text().splitlines()
+    for name, model in SECTIONS.items():
+        assert name in raw.sections, f"[{name}] missing from config.cfg.example"
+        assert set(raw.sections[name].entries) == set(model.model_fields), name
+        for entry in raw.sections[name].entries.values():
+            # every key has a comment right above it (or above the line group it belongs to)
+            above = lines[entry.line - 2].strip()
+            assert above.startswith("#") or "=" in above, f"[{name}] {entry.key} has no comment"
+    assert set(raw.sections) == set(SECTIONS) | set(HOST_SECTIONS)
+
+
+def test_missing_file_is_exit_2(tmp_path, capsys):
+    assert main([str(tmp_path / "nope.cfg")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,message", [
+    ("", "is empty"),
+    ("\n  \n# only a comment\n; and another\n", "is empty"),
+    ("\x00\x01binary", "binary file"),
+])
+def test_empty_or_binary_files_are_refused(tmp_path, content, message):
+    assert any(message in e for e in _errors(_write(tmp_path, content)))
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path):
+    path = tmp_path / "config.cfg"
+    path.write_bytes(b"[cluster]\nname = caf\xe9\n")
+    (error,) = _errors(path)
+    assert "config.cfg:2: is not UTF-8" in error
+
+
+def test_an_unreadable_file_is_refused(tmp_path, monkeypatch):
+    path = _write(tmp_path, MINIMAL.format(cluster_extra=""))
+
+    def deny(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", deny)
+    (error,) = _errors(path)
+    assert "cannot be read: Permission denied" in error
+
+
+def test_a_folder_is_not_a_config(tmp_path):
+    assert "is a folder" in _errors(tmp_path)[0]
+
+
+def test_every_error_is_reported_at_once(tmp_path):
+    text = MINIMAL.format(cluster_extra="ssh_port = 0\nbecome = perhaps\nflavour = x\n")
+    errors = _errors(_write(tmp_path, text))
+    assert len(errors) == 3
+    assert any("[cluster] ssh_port = 0" in e for e in errors)
+    assert any("[cluster] become = perhaps" in e for e in errors)
+    assert any("[cluster] flavour = x: unknown key" in e for e in errors)
+
+
+def test_hosts_by_ip_alone_or_by_name_with_ip(tmp_path):
+    cfg = load_config(_write(tmp_path, MINIMAL.format(cluster_extra="")))
+    assert cfg.installer.id == "10.1.0.5" and cfg.installer.name is None
+    assert cfg.group("masters")[0].name == "m1"
+
+
+def test_a_bare_ip_of_a_named_host_is_that_host(tmp_path):
+    text = MINIMAL.format(cluster_extra="") + "\n[lb]\n10.1.0.11\na1\n\n[keepalived]\nvip = 10.1.0.100\n"
+    cfg = load_config(_write(tmp_path, text))
+    assert [h.id for h in cfg.group("lb")] == ["m1", "a1"]
+
+
+def test_an_all_in_one_host_may_be_master_and_agent(tmp_path):
+    text = MINIMAL.format(cluster_extra="").replace("a1 = 10.1.0.21", "m1")
+    cfg = load_config(_write(tmp_path, text))
+    assert cfg.group("agents") == cfg.group("masters")
+
+
+def test_ssh_key_readable_by_others_is_refused_with_the_fix(tmp_path):
+    key = tmp_path / "id_rsa"
+    key.write_text("key")
+    key.chmod(0o644)
+    errors = _errors(_write(tmp_path, MINIMAL.format(cluster_extra="ssh_key_file = id_rsa")))
+    assert any("readable by others (mode 0644)" in e and f"chmod 600 {key}" in e for e in errors), errors
+
+
+def test_relative_paths_are_taken_from_the_config_folder_not_the_working_directory(tmp_path, monkeypatch):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    key = folder / "id_ed25519"
+    key.write_text("key")
+    key.chmod(0o600)
+    path = _write(folder, MINIMAL.format(cluster_extra="ssh_key_file = id_ed25519"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(Path(os.path.relpath(path, elsewhere)))
+    assert cfg.cluster.ssh_key_file == key
+    assert cfg.repo.bundle == folder / "bundle"
+
+
+def test_values_may_carry_a_comment_after_a_space_but_keep_hashes_inside(tmp_path):
+    text = MINIMAL.format(cluster_extra="") + "\n[mysql]\nmaster = m1 ; the master\nslave = a1\nroot_password = a#b;c\n"
+    cfg = load_config(_write(tmp_path, text))
+    assert cfg.mysql_master.id == "m1"
+    assert cfg.mysql.root_password.get_secret_value() == "a#b;c"
+
+
+def test_secrets_are_never_shown_by_the_model(tmp_path):
+    text = MINIMAL.format(cluster_extra="") + "\n[mysql]\nmaster = m1\nslave = a1\nroot_password = s3cret-pw\n"
+    cfg = load_config(_write(tmp_path, text))
+    assert "s3cret-pw" not in repr(cfg.mysql)

@@ -1,0 +1,42 @@
+"""ansible-runner events become the run's own events."""
+
+from installer.events import counts_from_stats, result_message, translate
+
+
+def _raw(event, **data):
+    return {"event": event, "event_data": {"task": "Install chrony", "host": "m1", **data}}
+
+
+def test_task_start_and_host_results():
+    assert translate(_raw("playbook_on_task_start", play="p"), "hosts")["type"] == "task_start"
+    assert translate(_raw("runner_on_ok", res={"changed": False}), "hosts")["status"] == "ok"
+    assert translate(_raw("runner_on_ok", res={"changed": True}), "hosts")["status"] == "changed"
+    assert translate(_raw("runner_on_skipped"), "hosts")["status"] == "skipped"
+
+
+def test_a_failure_carries_the_message_and_ignored_failures_are_ok():
+    failed = translate(_raw("runner_on_failed", res={"msg": "No package matching 'chrony'"}), "hosts")
+    assert failed["status"] == "failed" and failed["msg"] == "No package matching 'chrony'"
+    assert translate(_raw("runner_on_failed", res={"msg": "x"}, ignore_errors=True), "hosts")["status"] == "ok"
+    unreachable = translate(_raw("runner_on_unreachable", res={"msg": "ssh: connect refused"}), "hosts")
+    assert unreachable["status"] == "unreachable" and "refused" in unreachable["msg"]
+
+
+def test_noise_is_dropped():
+    assert translate({"event": "verbose", "stdout": "x"}, "hosts") is None
+
+
+def test_messages_prefer_msg_then_stderr_and_respect_no_log():
+    assert result_message({"msg": "non-zero return code", "stderr": "E: boom"}) == "non-zero return code | E: boom"
+    assert result_message({"stdout": "only out"}) == "only out"
+    censored = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
+    assert result_message({"censored": censored, "msg": "secret"}) == censored
+    assert result_message({"results": [{"failed": False}, {"failed": True, "msg": "item 2 broke"}]}) == "item 2 broke"
+    assert len(result_message({"msg": "x" * 5000})) <= 801
+
+
+def test_counts_from_stats():
+    stats = {"ok": {"m1": 5, "m2": 4}, "changed": {"m1": 2}, "failures": {"m2": 1}, "dark": {}, "skipped": {}}
+    counts = counts_from_stats(stats)
+    assert counts["m1"] == {"ok": 5, "changed": 2, "failed": 0, "unreachable": 0, "skipped": 0}
+    assert counts["m2"]["failed"] == 1
