@@ -102,6 +102,16 @@ def test_api_rerun_changes_nothing_and_streams_the_event_sequence(cluster):
     assert _events(status.run_dir) == events  # and the file holds exactly what was streamed
 
 
+def test_check_mode_on_the_installed_hosts_reports_no_change(cluster):
+    proc = _install(cluster, "--phases", "hosts", "--check", "--yes", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[0]["type"] == "run_start" and events[0]["check"] is True
+    phase_end = next(e for e in events if e["type"] == "phase_end")
+    assert phase_end["status"] == "successful"
+    assert all(c["changed"] == 0 for c in phase_end["counts"].values()), phase_end["counts"]
+
+
 def test_a_failing_task_exits_1_naming_the_host_and_the_message(cluster):
     master = cluster["nodes"]["it-master"]
     # Make chrony impossible to install on the master only: purge it and pin it away.

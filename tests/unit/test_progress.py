@@ -1,0 +1,43 @@
+"""What an operator reads: plain lines off a terminal, JSON lines with --json."""
+
+import io
+import json
+
+from installer.events import event
+from installer.progress import JsonDisplay, PlainDisplay
+
+EVENTS = [
+    event("run_start", run_id="r1", run_dir="/tmp/r1", phases=["hosts"], hosts=["m1", "m2"], check=False),
+    event("phase_start", phase="hosts", index=1, total=1, description="host init"),
+    event("task_start", phase="hosts", play="p", task="Install chrony"),
+    event("host_result", phase="hosts", task="Install chrony", host="m1", status="changed", msg=""),
+    event("host_result", phase="hosts", task="Install chrony", host="m2", status="failed", msg="no candidate"),
+    event("host_result", phase="hosts", task="Wait", host="m1", status="retry", msg=""),
+    event("host_result", phase="hosts", task="Wait", host="m1", status="retry", msg=""),
+    event("phase_end", phase="hosts", status="failed", rc=2, duration=3.2, counts={}, failures=[]),
+    event("run_end", status="failed", exit_code=1, duration=3.3, failed_phase="hosts", run_dir="/tmp/r1"),
+]
+
+
+def test_plain_lines_show_tasks_and_problems_but_not_every_ok():
+    out = io.StringIO()
+    display = PlainDisplay(out)
+    for ev in EVENTS:
+        display.handle(ev)
+    text = out.getvalue()
+    assert "run r1: phases hosts; 2 hosts" in text
+    assert "hosts | Install chrony" in text
+    assert "hosts | FAILED m2: no candidate" in text
+    assert "m1: " not in text  # a changed result is counted, not printed
+    assert text.count("waiting on m1") == 1  # retries are said once
+    assert "phase hosts failed in 3.2s" in text
+
+
+def test_json_mode_prints_one_event_per_line():
+    out = io.StringIO()
+    display = JsonDisplay(out)
+    for ev in EVENTS:
+        display.handle(ev)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["type"] for e in lines] == [e["type"] for e in EVENTS]
+    assert lines[-1]["exit_code"] == 1
