@@ -14,7 +14,7 @@ from installer.runner import (
     DEFAULT_RUNS_DIR,
     EXIT_BAD_INPUT,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
+    EXIT_PRECHECK,
     Run,
     RunBusy,
     RunOptions,
@@ -115,23 +115,19 @@ def main(argv: list[str] | None = None) -> int:
             _err(error)
         return EXIT_BAD_INPUT
 
-    if args.precheck_only:
-        _err("the precheck is not built yet; nothing was checked")
-        return EXIT_FAILED
     phases = [p for p in select(only, skip, args.start_at) if p.configured(cfg)]
-    if not phases:
-        _err("no phase selected")
-        return EXIT_BAD_INPUT
-    missing = [p.name for p in phases if not p.built]
-    if missing:
-        built = [p.name for p in phases if p.built]
-        _err(f"phases not built yet: {', '.join(missing)}; no host was contacted."
-             + (f" Run what exists with --phases {','.join(built)}" if built else ""))
-        return EXIT_FAILED
-    if not args.json:
-        print("note: the precheck is not built yet; hosts are not checked before the install", file=sys.stderr)
+    if not args.precheck_only:
+        if not phases:
+            _err("no phase selected")
+            return EXIT_BAD_INPUT
+        missing = [p.name for p in phases if not p.built]
+        if missing:
+            built = [p.name for p in phases if p.built]
+            _err(f"phases not built yet: {', '.join(missing)}; no host was contacted."
+                 + (f" Run what exists with --phases {','.join(built)}" if built else ""))
+            return EXIT_FAILED
 
-    if not args.yes:
+    if not args.yes and not args.precheck_only:
         if not sys.stdin.isatty():
             _err("not asking on a non-terminal: pass --yes to install without the prompt")
             return EXIT_BAD_INPUT
@@ -140,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_FAILED
 
     options = RunOptions(phases=[p.name for p in phases], limit=args.limit, check=args.check,
-                         verbosity=args.verbose, runs_dir=args.runs_dir)
+                         verbosity=args.verbose, runs_dir=args.runs_dir, precheck_only=args.precheck_only)
     try:
         run = Run.start(cfg, options)
     except RunBusy as exc:
@@ -175,5 +171,7 @@ def follow(run: Run, args) -> int:
                 print("\ninterrupted: stopping the running phase (ansible-playbook is being terminated)…",
                       file=sys.stderr)
     code = run.wait()
+    if run.options.precheck_only and code in (0, EXIT_PRECHECK):
+        return code  # the report was the output
     display.summary(run, args.config)
-    return EXIT_INTERRUPTED if code == EXIT_INTERRUPTED else code
+    return code

@@ -1,12 +1,14 @@
 """Structured events of a run, the same for install.sh and a portal. Each is a flat dict
 that serializes to one JSON line (runs/<id>/events.jsonl):
 
-    run_start    run_id, run_dir, phases, hosts
+    run_start    run_id, run_dir, phases, hosts, check, precheck
+    precheck_start  hosts
+    precheck_end    passed, summary {pass, warn, fail, waived}, duration, results [...], report
     phase_start  phase, index, total
     task_start   phase, play, task
     host_result  phase, task, host, status (ok|changed|failed|unreachable|skipped|retry), msg
     phase_end    phase, status (successful|failed|canceled|timeout), rc, duration, counts, failures
-    run_end      status (successful|failed|canceled|bad_input), exit_code, duration, failed_phase
+    run_end      status (successful|failed|canceled|precheck_failed), exit_code, duration, failed_phase
 
 Every event has `type` and `time` (seconds since the epoch)."""
 

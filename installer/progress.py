@@ -14,6 +14,18 @@ from rich.text import Text
 
 from installer.runner import PhaseResult, Run
 
+
+def _precheck_report(console: Console, ev: dict[str, Any]) -> None:
+    from precheck.model import Result
+    from precheck.report import render
+
+    render(console, [Result.from_dict(r) for r in ev["results"]], ev["hosts"])
+    if ev["passed"]:
+        console.print(f"precheck passed in {ev['duration']:.1f}s (report: {ev['report']})", highlight=False)
+    else:
+        console.print(f"precheck FAILED: nothing was changed (report: {ev['report']})", style="bold red",
+                      highlight=False)
+
 _STYLE = {"successful": "green", "failed": "bold red", "canceled": "yellow", "timeout": "red",
           "running": "cyan", "pending": "dim", "skipped": "dim"}
 _MARK = {"successful": "✔", "failed": "✘", "canceled": "■", "timeout": "✘", "running": "▶", "pending": "·",
@@ -66,6 +78,10 @@ class PlainDisplay:
         if kind == "run_start":
             self._line(f"run {ev['run_id']}: phases {', '.join(ev['phases']) or '(none)'}; "
                        f"{len(ev['hosts'])} hosts{' (check mode)' if ev.get('check') else ''}")
+        elif kind == "precheck_start":
+            self._line(f"precheck: observing {len(ev['hosts'])} hosts")
+        elif kind == "precheck_end":
+            _precheck_report(Console(file=self.out, no_color=True, width=160, highlight=False), ev)
         elif kind == "phase_start":
             self._line(f"phase {ev['index']}/{ev['total']} {ev['phase']}: {ev['description']}")
         elif kind == "task_start":
@@ -110,6 +126,11 @@ class LiveDisplay:
             self.phases = [PhaseResult(name) for name in ev["phases"]]
             self.hosts = len(ev["hosts"])
             self.run_id = ev["run_id"]
+        elif kind == "precheck_start":
+            self.current = {"phase": "precheck", "task": "observing every host"}
+        elif kind == "precheck_end":
+            self.current = {}
+            _precheck_report(self.live.console, ev)
         elif kind == "phase_start":
             self._phase(ev["phase"]).status = "running"
             self._phase(ev["phase"]).started = ev["time"]
@@ -180,6 +201,10 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
                           markup=False, highlight=False)
     console.print(f"Full log: {run.run_dir.log_file}", markup=False, highlight=False)
     console.print(f"Events:   {run.run_dir.events_file}", markup=False, highlight=False)
+    if run.state == "precheck_failed":
+        console.print(f"Fix what the precheck found (or waive a check in [precheck] waive), then run again: "
+                      f"./install.sh {config_arg}", markup=False, highlight=False)
+        return
     if run.state in ("failed", "canceled"):
         stopped = next((r.phase for r in run.results if r.status in ("failed", "canceled", "timeout", "running")),
                        None) or next((r.phase for r in run.results if r.status == "skipped"), None)

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import yaml
 
+from installer.bundle import verify_bundle
 from installer.config import Config, load_config
 from installer.events import counts_from_stats, event, translate
 from installer.phases import Phase, select
@@ -45,6 +47,8 @@ class RunOptions:
     verbosity: int = 0
     runs_dir: Path = DEFAULT_RUNS_DIR
     extravars: dict[str, Any] = field(default_factory=dict)
+    precheck: bool = True  # check every host first; any FAIL stops the run (exit 3)
+    precheck_only: bool = False
 
 
 @dataclass
@@ -95,6 +99,7 @@ class Run:
         self._current_task: str | None = None
         self.exit_code: int | None = None
         self.state = "running"
+        self.precheck_results: list | None = None
 
     # ---- starting -------------------------------------------------------------------------
     @classmethod
@@ -102,7 +107,8 @@ class Run:
         """Validate (raises ConfigInvalid: nothing written), then start in the background."""
         options = options or RunOptions()
         cfg = config if isinstance(config, Config) else load_config(Path(config))
-        phases = [p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
+        phases = [] if options.precheck_only else [
+            p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
         run = cls(cfg, options, phases)
         run._prepare()
         run._thread = threading.Thread(target=run._main, name=f"dcos-run-{run.run_dir.run_id}", daemon=True)
@@ -167,8 +173,11 @@ class Run:
         try:
             self._emit(event("run_start", run_id=self.run_dir.run_id, run_dir=str(self.run_dir.path),
                              phases=[p.name for p in self.phases], hosts=[h.id for h in self.cfg.all_hosts()],
-                             check=self.options.check))
+                             check=self.options.check, precheck=self.options.precheck or self.options.precheck_only))
             failed_phase = None
+            if (self.options.precheck or self.options.precheck_only) and not self._run_precheck():
+                self._finish("precheck_failed", EXIT_PRECHECK, "precheck")
+                return
             for index, (phase, result) in enumerate(zip(self.phases, self.results, strict=True), start=1):
                 if self._cancel.is_set():
                     result.status = "skipped"
@@ -180,18 +189,11 @@ class Run:
                         later.status = "skipped"
                     break
             if self._cancel.is_set():
-                self.state, self.exit_code = "canceled", EXIT_INTERRUPTED
+                self._finish("canceled", EXIT_INTERRUPTED, failed_phase)
             elif failed_phase:
-                self.state, self.exit_code = "failed", EXIT_FAILED
+                self._finish("failed", EXIT_FAILED, failed_phase)
             else:
-                self.state, self.exit_code = "successful", EXIT_OK
-            duration = round(time.time() - self._started, 1)
-            write_json(self.run_dir.summary_file, {
-                "run_id": self.run_dir.run_id, "status": self.state, "exit_code": self.exit_code,
-                "duration": duration, "phases": [r.__dict__ for r in self.results],
-            })
-            self._emit(event("run_end", status=self.state, exit_code=self.exit_code, duration=duration,
-                             failed_phase=failed_phase, run_dir=str(self.run_dir.path)))
+                self._finish("successful", EXIT_OK, None)
         except Exception as exc:  # a bug or an environment failure: end the run visibly
             self.state, self.exit_code = "failed", EXIT_FAILED
             self._emit(event("run_end", status="failed", exit_code=EXIT_FAILED, error=f"{type(exc).__name__}: {exc}",
@@ -203,6 +205,68 @@ class Run:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
             self._done.set()
+
+    def _finish(self, state: str, exit_code: int, failed_phase: str | None) -> None:
+        self.state, self.exit_code = state, exit_code
+        duration = round(time.time() - self._started, 1)
+        write_json(self.run_dir.summary_file, {
+            "run_id": self.run_dir.run_id, "status": self.state, "exit_code": self.exit_code,
+            "duration": duration, "phases": [r.__dict__ for r in self.results],
+        })
+        self._emit(event("run_end", status=self.state, exit_code=self.exit_code, duration=duration,
+                         failed_phase=failed_phase, run_dir=str(self.run_dir.path)))
+
+    def _run_precheck(self) -> bool:
+        """One parallel gather of every host, then every check on the controller."""
+        from precheck.evaluate import blocking, evaluate
+        from precheck.gather import Collector
+        from precheck.model import Context
+        from precheck.report import as_json, summary
+        from precheck.spec import gather_spec
+
+        self._current_phase = "precheck"
+        started = time.time()
+        hosts = [h.id for h in self.cfg.all_hosts()]
+        spec_file = self.run_dir.path / "env" / "precheck.yml"
+        spec_file.write_text(yaml.safe_dump({"dcos_precheck_spec": gather_spec(self.cfg)}, sort_keys=False))
+        self._emit(event("precheck_start", hosts=hosts))
+        collector = Collector(self.cfg)
+        log = self.run_dir.log_file.open("a")
+        log.write("\n===== precheck (precheck.yml) =====\n")
+
+        def on_event(raw: dict[str, Any]) -> bool:
+            if raw.get("stdout"):
+                log.write(raw["stdout"] + "\n")
+            collector.feed(raw)
+            return True
+
+        thread, _ = ansible_runner.run_async(
+            private_data_dir=str(self.run_dir.path), playbook="precheck.yml", ident="00-precheck",
+            extravars="env/precheck.yml", quiet=True, event_handler=on_event,
+            cancel_callback=self._cancel.is_set,
+            # Fail fast on a dead host: the precheck reports it instead of retrying for minutes.
+            envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10", "ANSIBLE_SSH_RETRIES": "0"},
+            fact_cache=str(self.run_dir.path / "facts"), verbosity=self.options.verbosity or None,
+        )
+        thread.join()
+        log.close()
+        needs_bundle = self.options.precheck_only or any(p.name in ("repo", "registry") for p in self.phases)
+        ctx = Context(cfg=self.cfg, hosts=collector.observations,
+                      bundle=verify_bundle(self.cfg.repo.bundle) if needs_bundle else None)
+        results = evaluate(ctx)
+        self.precheck_results = results
+        duration = time.time() - started
+        write_json(self.run_dir.path / "precheck.json", as_json(results, duration, hosts))
+        stopping = blocking(results)
+        self._emit(event("precheck_end", passed=not stopping and not self._cancel.is_set(),
+                         summary=summary(results), duration=round(duration, 2), hosts=hosts,
+                         results=[r.as_dict() for r in results],
+                         report=str(self.run_dir.path / "precheck.json")))
+        self._current_phase = None
+        return not stopping and not self._cancel.is_set()
+
+    def _envvars(self) -> dict[str, str]:
+        return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name
@@ -231,7 +295,7 @@ class Run:
             return True
 
         cmdline = "--check --diff" if self.options.check else None
-        env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = self._envvars()
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(self.run_dir.path),
             playbook=phase.playbook,

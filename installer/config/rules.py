@@ -6,6 +6,7 @@ import os
 import stat
 from collections.abc import Callable
 
+from installer.components import COMPONENT_NAMES
 from installer.config.errors import ConfigError
 from installer.config.model import Config
 from installer.ports import host_ports
@@ -171,3 +172,13 @@ def waivers_name_known_hosts(cfg: Config) -> list[ConfigError]:
         elif host != "*" and cfg.find_host(host) is None:
             errors.append(_err(cfg, f"waiver for unknown host {host!r}", "precheck", "waive", waiver))
     return errors
+
+
+@rule
+def adopted_components_are_known(cfg: Config) -> list[ConfigError]:
+    if cfg.cluster is None:
+        return []
+    known = (*COMPONENT_NAMES, "all")
+    return [_err(cfg, f"unknown component {name!r}", "cluster", "adopt", ", ".join(cfg.cluster.adopt),
+                 hint=f"components: {', '.join(known)}")
+            for name in cfg.cluster.adopt if name not in known]

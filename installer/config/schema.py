@@ -41,6 +41,8 @@ class ClusterSection(Section):
         "open-ports", description="open-ports: open exactly the ports each host needs; off: leave the firewall off.")
     selinux: Choice("permissive", "enforcing", "disabled") = Field(
         "permissive", description="SELinux mode on EL hosts.")
+    adopt: StrList = Field(
+        [], description="Components already on the hosts that the installer may take over instead of refusing.")
 
 
 class KeepalivedSection(Section):
@@ -140,6 +142,14 @@ class CadvisorSection(Section):
 
 class PrecheckSection(Section):
     waive: StrList = Field([], description="Checks to waive, as check@host (host by name or IP), comma-separated.")
+    min_free_gb: Int(0, 100000, "a size in GB") = Field(5, description="Free space needed on each path written.")
+    min_free_inodes: Int(0, 10**9, "a number of inodes") = Field(100000, description="Free inodes on each path.")
+    max_clock_offset_ms: Int(1, 3600000, "milliseconds") = Field(
+        1000, description="Largest clock offset to the installer's NTP server.")
+    master_min_cpus: Int(1, 1024, "a CPU count") = Field(2, description="CPUs a master needs at least.")
+    master_min_memory_gb: Int(1, 65536, "a size in GB") = Field(4, description="Memory a master needs at least.")
+    agent_min_cpus: Int(1, 1024, "a CPU count") = Field(1, description="CPUs an agent needs at least.")
+    agent_min_memory_gb: Int(1, 65536, "a size in GB") = Field(2, description="Memory an agent needs at least.")
 
 
 # Sections whose entries are hosts ("name = ip", or a bare "ip", or a bare name already

@@ -65,7 +65,11 @@ def test_install_sh_runs_the_hosts_phase_and_summarises_it(cluster):
     latest = (cluster["runs"] / "latest").resolve()
     assert f"Full log: {latest / 'install.log'}" in out
     events = _events(latest)
-    assert [e["type"] for e in events][:2] == ["run_start", "phase_start"]
+    assert [e["type"] for e in events][:4] == ["run_start", "precheck_start", "precheck_end", "phase_start"]
+    precheck = events[2]
+    assert precheck["passed"] and precheck["summary"]["fail"] == 0
+    assert json.loads((latest / "precheck.json").read_text())["summary"] == precheck["summary"]
+    assert "Precheck" in out and "precheck passed" in out
     assert events[-1] == {**events[-1], "type": "run_end", "status": "successful", "exit_code": 0}
     phase_end = next(e for e in events if e["type"] == "phase_end")
     assert set(phase_end["counts"]) == {"it-installer", "it-master"}
@@ -89,7 +93,7 @@ def test_api_rerun_changes_nothing_and_streams_the_event_sequence(cluster):
     events = list(run.events(timeout=600))
     assert run.wait(5) == 0
     kinds = [e["type"] for e in events]
-    assert kinds[0] == "run_start" and kinds[1] == "phase_start"
+    assert kinds[:4] == ["run_start", "precheck_start", "precheck_end", "phase_start"]
     assert kinds[-2:] == ["phase_end", "run_end"]
     assert "task_start" in kinds and "host_result" in kinds
     assert kinds.index("task_start") < kinds.index("host_result")

@@ -1,0 +1,14 @@
+"""One module per area; importing this package registers every check."""
+
+from precheck.checks import (  # noqa: F401 - imported for their @check registrations
+    disk,
+    existing,
+    filesystem,
+    kernel,
+    network,
+    os,
+    ports,
+    repo,
+    resources,
+    time,
+)
