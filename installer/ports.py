@@ -2,9 +2,13 @@
 Used by validation (no two components on one port of a host), the precheck (ports free)
 and the firewall (open exactly these)."""
 
-from dataclasses import dataclass
+from __future__ import annotations
 
-from installer.config.model import Config, Host
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # installer.config imports this module for its rules
+    from installer.config.model import Config, Host
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def config_vars(cfg: Config) -> dict[str, Any]:
 
 
 def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
-    hv: dict[str, Any] = {"ansible_host": str(host.ip), "dcos_ip": str(host.ip)}
+    hv: dict[str, Any] = {"ansible_host": host.ssh_address or str(host.ip), "dcos_ip": str(host.ip)}
     if host.name:
         hv["dcos_hostname"] = host.name
     masters = cfg.group("masters")

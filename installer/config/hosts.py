@@ -8,6 +8,14 @@ from installer.config.schema import HOST_SECTIONS
 from installer.config.types import is_hostname, parse_ipv4
 
 
+def _is_ipv4(text: str) -> bool:
+    try:
+        parse_ipv4(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _define(cfg: Config, section: str, entry: RawEntry) -> tuple[Host | None, list[ConfigError]]:
     """Parse one entry that carries an IP (name = ip, or a bare ip). Bare names return None."""
     path = cfg.path
@@ -17,12 +25,21 @@ def _define(cfg: Config, section: str, entry: RawEntry) -> tuple[Host | None, li
         if not is_hostname(key):
             errors.append(ConfigError(path, "expected a hostname (RFC 1123) before '='", entry.line, section, key,
                                       hint="write name = ip, or the ip alone"))
+        address, *options = value.split()
         try:
-            ip = parse_ipv4(value)
+            ip = parse_ipv4(address)
         except ValueError as exc:
             errors.append(ConfigError(path, str(exc), entry.line, section, key, value))
             return None, errors
-        return (None if errors else Host(ip=ip, name=key)), errors
+        ssh = None
+        for option in options:
+            name, _, target = option.partition("=")
+            if name != "ssh" or not target or not (is_hostname(target.lower()) or _is_ipv4(target)):
+                errors.append(ConfigError(path, f"unexpected {option!r} after the address", entry.line, section,
+                                          key, value, hint="name = ip, or name = ip ssh=<address Ansible uses>"))
+            else:
+                ssh = target.lower()
+        return (None if errors else Host(ip=ip, name=key, ssh_address=ssh)), errors
     try:
         return Host(ip=parse_ipv4(key)), []
     except ValueError:

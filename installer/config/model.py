@@ -28,6 +28,8 @@ class Host:
 
     ip: ipaddress.IPv4Address
     name: str | None = None
+    # Where Ansible connects, when not the cluster IP (a management network, a jump NAT).
+    ssh_address: str | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:

@@ -157,3 +157,12 @@ def test_secrets_are_never_shown_by_the_model(tmp_path):
     text = MINIMAL.format(cluster_extra="") + "\n[mysql]\nmaster = m1\nslave = a1\nroot_password = s3cret-pw\n"
     cfg = load_config(_write(tmp_path, text))
     assert "s3cret-pw" not in repr(cfg.mysql)
+
+
+def test_a_host_may_be_reached_over_ssh_at_another_address(tmp_path):
+    text = MINIMAL.format(cluster_extra="").replace("a1 = 10.1.0.21", "a1 = 10.1.0.21 ssh=192.168.5.21")
+    cfg = load_config(_write(tmp_path, text))
+    agent = cfg.group("agents")[0]
+    assert str(agent.ip) == "10.1.0.21" and agent.ssh_address == "192.168.5.21"
+    bad = MINIMAL.format(cluster_extra="").replace("a1 = 10.1.0.21", "a1 = 10.1.0.21 via=x")
+    assert any("unexpected 'via=x' after the address" in e for e in _errors(_write(tmp_path, bad, "bad.cfg")))

@@ -89,3 +89,13 @@ def test_phase_selection_keeps_install_order():
     assert [p.name for p in select()] == list(PHASE_NAMES)
     assert [p.name for p in select(["mesos", "repo"])] == ["repo", "mesos"]
     assert [p.name for p in select(skip=["lb", "mysql"], start="consul")] == ["consul", "verify"]
+
+
+def test_ansible_connects_to_the_ssh_address_when_given(tmp_path):
+    config = tmp_path / "config.cfg"
+    config.write_text(EXAMPLE.read_text().replace("agent2 = 10.0.0.22", "agent2 = 10.0.0.22 ssh=192.168.9.22"))
+    cfg = load_config(config)
+    secrets_file, _ = ensure_secrets(cfg, tmp_path)
+    run = create_run_dir(cfg, tmp_path, secrets_file)
+    hosts = yaml.safe_load((run.path / "inventory" / "hosts.yml").read_text())["all"]["hosts"]
+    assert hosts["agent2"]["ansible_host"] == "192.168.9.22" and hosts["agent2"]["dcos_ip"] == "10.0.0.22"
