@@ -1,0 +1,61 @@
+"""What an operator checks by hand on an initialised host."""
+
+NAMES = {"common-a": ("node-a", "172.29.11.11"), "common-b": ("node-b", "172.29.11.12")}
+
+
+def _me(host):
+    return NAMES[host.ansible.get_variables()["inventory_hostname"]]
+
+
+def test_hostname_is_set(host):
+    name, _ = _me(host)
+    assert host.check_output("hostname") == name
+
+
+def test_every_cluster_host_resolves_through_the_system_resolver(host):
+    for name, ip in NAMES.values():
+        assert host.check_output(f"getent ahostsv4 {name}").split()[0] == ip
+        assert host.check_output(f"getent ahostsv4 {name}.dcos.test").split()[0] == ip
+
+
+def test_hosts_file_keeps_other_lines_and_drops_the_loopback_name(host):
+    hosts = host.file("/etc/hosts").content_string
+    assert "# BEGIN DCOS installer: cluster hosts" in hosts and "# END DCOS installer: cluster hosts" in hosts
+    assert "127.0.0.1\tlocalhost" in hosts or "127.0.0.1 localhost" in hosts  # docker's own lines stay
+    assert "127.0.1.1 node-a" not in hosts
+    assert "172.29.11.12 node-b.dcos.test node-b" in hosts
+
+
+def test_kernel_settings_and_modules_are_persisted(host):
+    conf = host.file("/etc/sysctl.d/90-dcos.conf").content_string
+    assert "net.ipv4.ip_forward = 1" in conf and "vm.max_map_count = 262144" in conf
+    assert host.file("/etc/modules-load.d/dcos.conf").content_string.split()[-2:] == ["overlay", "br_netfilter"]
+    # A container does not own the kernel's settings: the live values the container can see.
+    assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "1"
+    assert host.file("/sys/module/overlay").exists
+    assert host.file("/proc/sys/net/bridge/bridge-nf-call-iptables").exists
+
+
+def test_service_limits_are_raised(host):
+    assert host.check_output("systemctl show --property DefaultLimitNOFILE") == "DefaultLimitNOFILE=1048576"
+
+
+def test_operations_tools_are_installed(host):
+    for tool in ("netstat", "dig", "tcpdump", "lsof", "curl", "nc", "telnet", "iostat"):
+        assert host.exists(tool), tool
+
+
+def test_timezone_and_local_fact(host):
+    assert host.file("/etc/timezone").content_string.strip() == "UTC" or \
+        host.file("/etc/localtime").linked_to.endswith("UTC")
+    assert host.file("/etc/ansible/facts.d/dcos_common.fact").contains('"installed_by": "dcos-installer"')
+
+
+def test_an_active_firewall_gets_the_needed_ports_and_keeps_its_rules(host):
+    if host.ansible.get_variables()["inventory_hostname"] != "common-b":
+        assert not host.exists("ufw") or "inactive" in host.check_output("ufw status")
+        return
+    status = host.check_output("ufw status")
+    assert "Status: active" in status
+    assert "2181/tcp" in status and "ALLOW" in status
+    assert "2222/tcp" in status  # the operator's own rule stays
