@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
+from installer.ports import host_ports
 from installer.secrets import SECRET_KEYS
 
 
@@ -86,6 +87,9 @@ def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
     hv: dict[str, Any] = {"ansible_host": host.ssh_address or str(host.ip), "dcos_ip": str(host.ip)}
     if host.name:
         hv["dcos_hostname"] = host.name
+    # The ports this host's components need (the firewall opens exactly these).
+    hv["dcos_ports"] = [{"port": port, "proto": proto}
+                        for port, proto in dict.fromkeys((u.port, u.protocol) for u in host_ports(cfg, host))]
     masters = cfg.group("masters")
     if host in masters:
         # Stable: the host's place in the configured list, never reshuffled by appending a host.

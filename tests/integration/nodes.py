@@ -15,6 +15,8 @@ SYSTEMD_OPTS = [
     "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_PTRACE",
     "--stop-signal", "SIGRTMIN+3", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
     "--tmpfs", "/run", "--tmpfs", "/run/lock",
+    # Docker's data root on a volume, as on a real disk: overlay2 cannot stack on overlayfs.
+    "-v", "/var/lib/docker",
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
 ]
 
@@ -46,7 +48,7 @@ def ssh_keypair(folder: Path) -> Path:
 
 def remove(names: list[str], network: str) -> None:
     for name in names:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)
     docker("network", "rm", network, check=False)
 
 

@@ -75,8 +75,13 @@ def test_install_sh_runs_the_hosts_phase_and_summarises_it(cluster):
     assert set(phase_end["counts"]) == {"it-installer", "it-master"}
     assert phase_end["counts"]["it-master"]["changed"] > 0
     assert json.loads((latest / "summary.json").read_text())["status"] == "successful"
-    # What an operator checks by hand: the master now follows the installer host's clock.
-    sources = cluster["nodes"]["it-master"].sh("chronyc -n -c sources")
+    # What an operator checks by hand: the master is initialised, runs Docker, and follows the
+    # installer host's clock.
+    master = cluster["nodes"]["it-master"]
+    assert master.sh("hostname").strip() == "it-master"
+    assert master.sh("getent ahostsv4 it-installer").split()[0] == INSTALLER_IP
+    assert master.sh("docker info --format '{{.Driver}}'").strip() == "overlay2"
+    sources = master.sh("chronyc -n -c sources")
     assert any(line.split(",")[1:3] == ["*", INSTALLER_IP] for line in sources.splitlines()), sources
     # Secrets were generated once, kept private, and no run file holds one.
     secrets = cluster["runs"] / "secrets" / "itrun.yml"

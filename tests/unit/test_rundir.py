@@ -99,3 +99,13 @@ def test_ansible_connects_to_the_ssh_address_when_given(tmp_path):
     run = create_run_dir(cfg, tmp_path, secrets_file)
     hosts = yaml.safe_load((run.path / "inventory" / "hosts.yml").read_text())["all"]["hosts"]
     assert hosts["agent2"]["ansible_host"] == "192.168.9.22" and hosts["agent2"]["dcos_ip"] == "10.0.0.22"
+
+
+def test_each_host_carries_the_ports_its_components_need(tmp_path):
+    _, run, _ = _run(tmp_path)
+    hosts = yaml.safe_load((run.path / "inventory" / "hosts.yml").read_text())["all"]["hosts"]
+    installer_ports = {(p["port"], p["proto"]) for p in hosts["installer"]["dcos_ports"]}
+    assert installer_ports == {(8081, "tcp"), (5000, "tcp"), (123, "udp")}
+    master1 = {(p["port"], p["proto"]) for p in hosts["master1"]["dcos_ports"]}
+    assert {(2181, "tcp"), (5050, "tcp"), (8080, "tcp"), (80, "tcp"), (9090, "tcp")} <= master1
+    assert (5051, "tcp") not in master1
