@@ -17,6 +17,7 @@ if [ "${1:-}" = "--fast" ]; then fast=1; shift; fi
 ensure_venv requirements-dev.txt
 
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
+tests/testbed/tools.sh
 if [ "$fast" -eq 1 ]; then
   exec pytest -m "not molecule and not integration" "$@"
 fi

@@ -83,6 +83,11 @@ def _confirm(cfg, phases) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bundle"]:
+        from installer.bundler import main as bundle_main
+
+        return bundle_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.list_phases:
         return _list_phases()

@@ -149,6 +149,9 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         "dcos": config_vars(cfg),
         "dcos_run_id": run.run_id,
         "dcos_secrets_file": str(secrets_file.resolve()),
+        # Controller-side state kept across runs: the repository build and its signing key.
+        "dcos_state_dir": str((runs_dir / "state" / cfg.cluster.name).resolve()),
+        "dcos_gpg_home": str((secrets_file.parent / f"{cfg.cluster.name}-gpg").resolve()),
         **(extra or {}),
     }
     _write(path / "env" / "extravars", yaml.safe_dump(extravars, sort_keys=False))

@@ -41,7 +41,8 @@ def test_every_direct_requirement_is_pinned_and_agrees_with_the_constraints():
 
 def test_requirements_yml_matches_the_collections_ansible_bundles():
     wanted = yaml.safe_load((TOP / "requirements.yml").read_text())["collections"]
-    base = Path(ansible_collections.__path__[0])
+    # ansible_collections is a namespace package: find the part the `ansible` package installed.
+    base = next(Path(p) for p in ansible_collections.__path__ if (Path(p) / "community" / "docker").is_dir())
     for entry in wanted:
         namespace, name = entry["name"].split(".")
         manifest = json.loads((base / namespace / name / "MANIFEST.json").read_text())

@@ -1,0 +1,76 @@
+#!/usr/bin/python
+# Runs on the controller (delegate_to: localhost).
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: apt_repo
+short_description: Build a signed flat apt repository from a folder of .deb files
+description:
+  - Copies the .deb files to I(dest)/pool, writes Packages, Packages.gz and Release, and signs
+    Release (InRelease, Release.gpg) with a key kept in I(gpg_home), made on first use.
+  - Deterministic; a second run with the same packages changes nothing.
+options:
+  debs:
+    description: Folder holding the .deb files (the bundle's packages folder).
+    type: path
+    required: true
+  dest:
+    description: Folder to build the repository in.
+    type: path
+    required: true
+  gpg_home:
+    description: GnuPG home of the signing key; made with mode 0700.
+    type: path
+    required: true
+  label:
+    description: Label of the repository (the cluster name).
+    type: str
+    required: true
+author: DCOS installer team
+"""
+
+EXAMPLES = r"""
+- name: Build the repository
+  dcos.installer.apt_repo:
+    debs: /opt/bundle/packages
+    dest: /var/lib/dcos/repo/debian
+    gpg_home: /var/lib/dcos/secrets/gpg
+    label: prod
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+fingerprint:
+  description: Fingerprint of the signing key.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.dcos.installer.plugins.module_utils.aptrepo import RepoError, build_repo
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            debs=dict(type="path", required=True),
+            dest=dict(type="path", required=True),
+            gpg_home=dict(type="path", required=True, no_log=False),
+            label=dict(type="str", required=True),
+        ),
+        supports_check_mode=False,
+    )
+    try:
+        changed, fingerprint = build_repo(module.params["debs"], module.params["dest"], module.params["gpg_home"],
+                                          module.params["label"])
+    except (RepoError, OSError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=changed, fingerprint=fingerprint)
+
+
+if __name__ == "__main__":
+    main()
