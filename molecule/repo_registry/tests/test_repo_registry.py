@@ -50,3 +50,44 @@ def test_the_installer_serves_the_signed_repository(host):
     assert host.socket("tcp://0.0.0.0:8081").is_listening
     assert host.file("/srv/dcos/repo/debian/InRelease").contains("BEGIN PGP SIGNED MESSAGE")
     assert host.file("/etc/ansible/facts.d/dcos_repo.fact").contains('"mode": "server"')
+
+
+REGISTRY = f"{INSTALLER}:5000"
+
+
+def test_the_registry_answers_over_tls_and_holds_the_bundle_image(host):
+    if _name(host) != "rr-installer":
+        return
+    assert host.service("docker-registry").is_running
+    tags = host.check_output(f"python3 -c \"import urllib.request,ssl; print(urllib.request.urlopen("
+                             f"'https://{REGISTRY}/v2/dcos-tiny/tags/list', context=ssl.create_default_context("
+                             f"cafile='/usr/local/share/ca-certificates/dcos-registry-ca.crt')).read().decode())\"")
+    assert '"tags":["1"]' in tags.replace(" ", "")
+    assert host.file("/etc/ansible/facts.d/dcos_registry.fact").contains('"mode": "server"')
+
+
+def test_the_client_pulls_with_tls_verification_and_runs_the_image(host):
+    if _name(host) != "rr-client":
+        return
+    config = host.file("/etc/docker/daemon.json").content_string
+    assert "insecure" not in config
+    assert host.run(f"docker pull {REGISTRY}/dcos-tiny:1").rc == 0
+    out = host.check_output(f"docker run --rm {REGISTRY}/dcos-tiny:1 /bin/busybox echo pulled-and-ran")
+    assert out == "pulled-and-ran"
+    host.check_output(f"docker rmi {REGISTRY}/dcos-tiny:1")
+
+
+def test_a_client_without_the_ca_cannot_pull(host):
+    if _name(host) != "rr-client":
+        return
+    certs = f"/etc/docker/certs.d/{REGISTRY}"
+    store = "/usr/local/share/ca-certificates/dcos-registry-ca.crt"
+    host.check_output(f"mv {certs} /tmp/certs.d-saved && mv {store} /tmp/ca-saved.crt && update-ca-certificates "
+                      "--fresh >/dev/null && systemctl restart docker")
+    try:
+        result = host.run(f"docker pull {REGISTRY}/dcos-tiny:1")
+        assert result.rc != 0
+        assert "x509" in result.stderr or "certificate" in result.stderr, result.stderr
+    finally:
+        host.check_output(f"mv /tmp/certs.d-saved {certs} && mv /tmp/ca-saved.crt {store} && update-ca-certificates "
+                          ">/dev/null && systemctl restart docker")
