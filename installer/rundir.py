@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
+from installer import __version__
 from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
 from installer.ports import host_ports
@@ -148,6 +149,7 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     extravars = {
         "dcos": config_vars(cfg),
         "dcos_run_id": run.run_id,
+        "dcos_installer_version": __version__,
         "dcos_secrets_file": str(secrets_file.resolve()),
         # Controller-side state kept across runs: the repository build and its signing key.
         "dcos_state_dir": str((runs_dir / "state" / cfg.cluster.name).resolve()),

@@ -47,8 +47,11 @@ def firewall(obs: HostObservation, ctx: Context):
     state = obs.probe.get("firewall", {})
     active = [name for name, value in (("firewalld", state.get("firewalld")), ("ufw", state.get("ufw")))
               if value in ("running", "active")]
-    if state.get("nft_rules"):
-        active.append(f"nftables ({state['nft_rules']} rules)")
+    if not active and state.get("nft_rules"):
+        # A raw nftables ruleset is the operator's own: the installer does not edit it.
+        return [warn("firewall", obs.host.id, f"nftables has {state['nft_rules']} rules that the installer does not "
+                     "manage", "make sure the ports of docs/precheck.md are open between the hosts, or use "
+                     "firewalld/ufw")]
     if not active:
         return [ok("firewall", obs.host.id, "no firewall is active")]
     if ctx.cfg.cluster.firewall == "off":

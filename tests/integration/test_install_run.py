@@ -81,6 +81,7 @@ def test_install_sh_runs_the_hosts_phase_and_summarises_it(cluster):
     assert master.sh("hostname").strip() == "it-master"
     assert master.sh("getent ahostsv4 it-installer").split()[0] == INSTALLER_IP
     assert master.sh("docker info --format '{{.Driver}}'").strip() == "overlay2"
+    assert '"version": "0.1.0"' in master.sh("cat /etc/ansible/facts.d/dcos_common.fact")
     sources = master.sh("chronyc -n -c sources")
     assert any(line.split(",")[1:3] == ["*", INSTALLER_IP] for line in sources.splitlines()), sources
     # Secrets were generated once, kept private, and no run file holds one.

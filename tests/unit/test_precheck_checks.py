@@ -274,3 +274,9 @@ def test_missing_facts_and_garbage_do_not_crash_the_report(cfg):
     results = [r for r in evaluate(ctx) if r.host == "a1"]
     assert {r.check for r in results} >= {"kernel", "python", "ip_address", "ports_free"}
     assert all(r.status == Status.FAIL for r in results if r.check in ("kernel", "python", "ports_free"))
+
+
+def test_a_raw_nftables_ruleset_is_left_to_the_operator_with_a_warning(cfg):
+    ctx = make_ctx(cfg, {"a1": {"probe": {"firewall": {"nft_rules": 12}}}})
+    got, message = status(ctx, "firewall", "a1")
+    assert got == Status.WARN and "does not manage" in message
