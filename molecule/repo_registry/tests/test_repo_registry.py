@@ -59,9 +59,14 @@ def test_the_registry_answers_over_tls_and_holds_the_bundle_image(host):
     if _name(host) != "rr-installer":
         return
     assert host.service("docker-registry").is_running
-    tags = host.check_output(f"python3 -c \"import urllib.request,ssl; print(urllib.request.urlopen("
-                             f"'https://{REGISTRY}/v2/dcos-tiny/tags/list', context=ssl.create_default_context("
-                             f"cafile='/usr/local/share/ca-certificates/dcos-registry-ca.crt')).read().decode())\"")
+    # Auth is on: an anonymous request is refused, the registry user lists the pushed image.
+    fetch = ("python3 -c \"import base64,ssl,sys,urllib.request,urllib.error; r=urllib.request.Request(sys.argv[1]); "
+             "a=sys.argv[2:]; a and r.add_header('Authorization','Basic '+base64.b64encode(a[0].encode()).decode()); "
+             "c=ssl.create_default_context(cafile='/usr/local/share/ca-certificates/dcos-registry-ca.crt')\n"
+             "try: print(urllib.request.urlopen(r, context=c).read().decode())\n"
+             "except urllib.error.HTTPError as e: print(e.code)\" ")
+    assert host.check_output(fetch + f"https://{REGISTRY}/v2/") == "401"
+    tags = host.check_output(fetch + f"https://{REGISTRY}/v2/dcos-tiny/tags/list dcos:molecule-registry-pw")
     assert '"tags":["1"]' in tags.replace(" ", "")
     assert host.file("/etc/ansible/facts.d/dcos_registry.fact").contains('"mode": "server"')
 
