@@ -112,6 +112,33 @@ def save_images(images: list[str], out: Path) -> None:
         (folder / (tar.name + ".name")).write_text(image + "\n")
 
 
+def fetch_files(files: list[dict[str, Any]], out: Path) -> int:
+    """Artifacts listed in components.yml (tarballs, binaries): fetched once, checked when a
+    sha256 is given; a file already there is kept."""
+    import urllib.request
+
+    folder = out / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    fetched = 0
+    for item in files:
+        target = folder / Path(urllib.parse.urlparse(item["url"]).path).name
+        if not target.exists():
+            print(f"fetching {item['url']}", file=sys.stderr)
+            tmp = target.with_suffix(target.suffix + ".part")
+            try:
+                with urllib.request.urlopen(item["url"], timeout=60) as response, tmp.open("wb") as handle:
+                    shutil.copyfileobj(response, handle)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise BundleError(f"cannot fetch {item['name']} from {item['url']}: {exc}") from None
+            tmp.replace(target)
+            fetched += 1
+        if item.get("sha256") and sha256(target) != item["sha256"]:
+            raise BundleError(f"{target.name} does not match the sha256 components.yml gives for {item['name']}")
+        (folder / (target.name + ".name")).write_text(f"{item['name']} {item.get('version', '')}\n")
+    return fetched
+
+
 def _package_identity(path: Path) -> tuple[str, str]:
     """name, version from name_version_arch.deb or name-version-release.arch.rpm."""
     stem = urllib.parse.unquote(path.name)
@@ -135,7 +162,9 @@ def write_manifest(out: Path, target_name: str) -> dict[str, Any]:
             label = path.with_name(path.name + ".name")
             entry.update(kind="image", name=label.read_text().strip() if label.exists() else path.stem)
         else:
-            entry.update(kind="file", name=path.name)
+            label = path.with_name(path.name + ".name")
+            name, _, version = (label.read_text().strip() if label.exists() else path.name).partition(" ")
+            entry.update(kind="file", name=name, version=version)
         files.append(entry)
     manifest = {"format": FORMAT, "os": target_name, "files": files}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
@@ -151,6 +180,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--image", help="clean container image of the target OS (default: from components.yml)")
     parser.add_argument("--extra-packages", type=Path, help="folder of .deb/.rpm files to add as they are")
     parser.add_argument("--docker-image", action="append", default=[], help="image to save into the bundle")
+    parser.add_argument("--no-files", action="store_true", help="leave out the artifacts of components.yml")
     parser.add_argument("--verify", action="store_true", help="only verify an existing bundle")
     args = parser.parse_args(argv)
     try:
@@ -168,6 +198,8 @@ def main(argv: list[str]) -> int:
         packages = packages_for(target, components)
         args.out.mkdir(parents=True, exist_ok=True)
         download_packages(target, packages, args.out, args.image or target["image"])
+        if target.get("files") and not args.no_files:
+            fetch_files(target["files"], args.out)
         if args.extra_packages:
             print(f"added {add_extra_packages(args.extra_packages, args.out)} extra packages", file=sys.stderr)
         save_images(list(dict.fromkeys(spec.get("images", []) + args.docker_image)), args.out)

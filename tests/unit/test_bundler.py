@@ -40,3 +40,22 @@ def test_extra_packages_and_images_land_in_a_manifest_that_verifies(tmp_path: Pa
     assert verify_bundle(out).ok
     (out / "images" / "tiny_1.tar").write_bytes(b"image bytez")
     assert verify_bundle(out).problems == ["images/tiny_1.tar does not match its sha256 (corrupt or changed)"]
+
+
+def test_artifacts_are_fetched_once_checked_and_listed(tmp_path: Path):
+    from installer.bundle import sha256
+    from installer.bundler import fetch_files
+
+    source = tmp_path / "apache-zookeeper-3.8.4-bin.tar.gz"
+    source.write_bytes(b"tarball bytes")
+    item = {"name": "apache-zookeeper", "version": "3.8.4", "url": source.as_uri(), "sha256": sha256(source)}
+    out = tmp_path / "bundle"
+    assert fetch_files([item], out) == 1
+    assert fetch_files([item], out) == 0  # already there: nothing fetched again
+    manifest = write_manifest(out, "el8")
+    (entry,) = manifest["files"]
+    assert (entry["kind"], entry["name"], entry["version"]) == ("file", "apache-zookeeper", "3.8.4")
+    with pytest.raises(BundleError, match="does not match the sha256"):
+        fetch_files([{**item, "sha256": "0" * 64}], out)
+    with pytest.raises(BundleError, match="cannot fetch consul"):
+        fetch_files([{"name": "consul", "url": (tmp_path / "missing.zip").as_uri()}], out)
