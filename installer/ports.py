@@ -59,19 +59,10 @@ FIXED_PORTS: dict[str, list[PortUse]] = {
 }
 
 
-def _groups_of(cfg: Config, host: Host) -> list[str]:
-    groups = [g for g in ("installer", "masters", "agents", "lb") if host in cfg.group(g)]
-    if host in (cfg.mysql_master, cfg.mysql_slave):
-        groups.append("mysql")
-    if host in cfg.cluster_hosts():
-        groups.append("cluster")
-    return groups
-
-
 def host_ports(cfg: Config, host: Host) -> list[PortUse]:
     """Every port the host will listen on, in table order; sections that failed validation are left out."""
     uses: list[PortUse] = []
-    for group in _groups_of(cfg, host):
+    for group in cfg.groups_of(host):
         uses += FIXED_PORTS.get(group, [])
         for component, section, key, protocol in PORT_TABLE[group]:
             model = getattr(cfg, section)

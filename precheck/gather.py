@@ -4,7 +4,6 @@ from typing import Any
 
 from installer.config import Config
 from precheck.model import HostObservation
-from precheck.spec import groups_of
 
 MODULE = "dcos.installer.precheck_facts"
 _BECOME_WORDS = ("sudo", "privilege escalation", "become", "su:")
@@ -14,7 +13,7 @@ class Collector:
     """Feed it every runner event of the gather; read `observations` at the end."""
 
     def __init__(self, cfg: Config):
-        self.observations = {h.id: HostObservation(host=h, groups=groups_of(cfg, h)) for h in cfg.all_hosts()}
+        self.observations = {h.id: HostObservation(host=h, groups=cfg.groups_of(h)) for h in cfg.all_hosts()}
 
     def feed(self, raw: dict[str, Any]) -> None:
         data = raw.get("event_data") or {}

@@ -11,15 +11,6 @@ DOCKER_ROOT = "/var/lib/docker"
 REGISTRY_CA = "/etc/docker/certs.d/{address}/ca.crt"
 
 
-def groups_of(cfg: Config, host: Host) -> list[str]:
-    groups = [g for g in ("installer", "masters", "agents", "lb") if host in cfg.group(g)]
-    if host in (cfg.mysql_master, cfg.mysql_slave):
-        groups.append("mysql")
-    if host in cfg.cluster_hosts():
-        groups.append("cluster")
-    return groups
-
-
 def paths_of(cfg: Config, groups: list[str]) -> list[str]:
     paths = ["/", DOCKER_ROOT]
     if "installer" in groups:
@@ -46,7 +37,7 @@ def urls_of(cfg: Config, groups: list[str]) -> list[dict[str, str]]:
 
 
 def host_spec(cfg: Config, host: Host) -> dict[str, Any]:
-    groups = groups_of(cfg, host)
+    groups = cfg.groups_of(host)
     components = {c.name: c.evidence() for c in COMPONENTS if set(c.groups) & set(groups)}
     return {
         "groups": groups,

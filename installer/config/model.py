@@ -92,6 +92,15 @@ class Config:
         members = {h for g in ("masters", "agents", "lb") for h in self.group(g)}
         return [h for h in self.all_hosts() if h in members]
 
+    def groups_of(self, host: Host) -> list[str]:
+        """The inventory groups a host belongs to, "cluster" included for masters, agents, lb."""
+        groups = [g for g in ("installer", "masters", "agents", "lb") if host in self.group(g)]
+        if host in (self.mysql_master, self.mysql_slave):
+            groups.append("mysql")
+        if host in self.cluster_hosts():
+            groups.append("cluster")
+        return groups
+
     def find_host(self, ref: str) -> Host | None:
         """A host by its name or IP."""
         ref = ref.strip().lower()

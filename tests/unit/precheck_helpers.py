@@ -6,7 +6,6 @@ from typing import Any
 
 from installer.config import load_config
 from precheck.model import Context, HostObservation
-from precheck.spec import groups_of
 
 CONFIG = """[cluster]
 name = pc
@@ -63,5 +62,5 @@ def make_ctx(cfg, bends: dict[str, dict[str, Any]] | None = None, bundle=None) -
         bend = copy.deepcopy((bends or {}).get(host.id, {}))
         facts.update(bend.pop("facts", {}))
         probe.update(bend.pop("probe", {}))
-        hosts[host.id] = HostObservation(host=host, groups=groups_of(cfg, host), facts=facts, probe=probe, **bend)
+        hosts[host.id] = HostObservation(host=host, groups=cfg.groups_of(host), facts=facts, probe=probe, **bend)
     return Context(cfg=cfg, hosts=hosts, bundle=bundle)
