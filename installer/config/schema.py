@@ -6,9 +6,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from installer.config.types import (
+    Attributes,
     Bool,
     Choice,
+    Containerizers,
     Domain,
+    Duration,
     Hostname,
     Int,
     LocalPath,
@@ -16,8 +19,10 @@ from installer.config.types import (
     OptionalLocalPath,
     Port,
     RemotePath,
+    Resources,
     Secret,
     StrList,
+    User,
     Vip,
 )
 
@@ -89,17 +94,17 @@ class MesosSection(Section):
     agent_port: Port = Field(5051, description="Mesos agent port.")
     master_work_dir: RemotePath = Field("/var/lib/mesos/master", description="Mesos master work_dir.")
     agent_work_dir: RemotePath = Field("/var/lib/mesos/agent", description="Mesos agent work_dir.")
-    containerizers: StrList = Field(["docker", "mesos"], description="Agent containerizers.")
-    attributes: str = Field("", description="Agent attributes, such as rack:r1;zone:a.")
-    resources: str = Field("", description="Agent resources, such as cpus:4;mem:8192; empty: detected.")
-    executor_registration_timeout: str = Field("5mins", description="Agent executor registration timeout.")
+    containerizers: Containerizers = Field(["docker", "mesos"], description="Agent containerizers.")
+    attributes: Attributes = Field("", description="Agent attributes, such as rack:r1;zone:a.")
+    resources: Resources = Field("", description="Agent resources, such as cpus:4;mem:8192; empty: detected.")
+    executor_registration_timeout: Duration = Field("5mins", description="Agent executor registration timeout.")
     version: str = Field("", description="Version to install; empty: the one in the bundle.")
 
 
 class MarathonSection(Section):
     port: Port = Field(8080, description="Marathon HTTP port on the masters.")
     heap_mb: Int(128, 65536, "a heap size in MiB") = Field(1024, description="Marathon JVM heap in MiB.")
-    username: str = Field("", description="HTTP basic auth user; empty: no auth.")
+    username: User = Field("", description="HTTP basic auth user; empty: no auth.")
     password: Secret = Field(None, description="HTTP basic auth password; empty: generated once.")
     version: str = Field("", description="Version to install; empty: the one in the bundle.")
 

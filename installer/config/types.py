@@ -117,6 +117,51 @@ def parse_absolute_remote_path(value: Any) -> str:
     return text.rstrip("/") or "/"
 
 
+_DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(ns|us|ms|secs|mins|hrs|days|weeks)$")
+_PAIR = re.compile(r"^[A-Za-z0-9_.\-/]+:[^:;\s]+$")
+_RESOURCE = re.compile(r"^[A-Za-z0-9_.\-/()*]+:(\[[0-9, \-]+\]|\{[^{}]*\}|[0-9.]+)$")
+
+
+def parse_duration(value: Any) -> str:
+    """A Mesos duration: a number and a unit, such as 5mins or 1.5hrs (Mesos refuses '300')."""
+    text = str(value).strip()
+    if not _DURATION.match(text):
+        raise ValueError("expected a Mesos duration such as 5mins, 90secs or 1hrs "
+                         "(units: ns, us, ms, secs, mins, hrs, days, weeks)")
+    return text
+
+
+def parse_attributes(value: Any) -> str:
+    """Mesos agent attributes: name:value pairs separated by ';', such as rack:r1;zone:a."""
+    text = str(value or "").strip()
+    if text and not all(_PAIR.match(part) for part in text.split(";")):
+        raise ValueError("expected name:value pairs separated by ';', such as rack:r1;zone:a")
+    return text
+
+
+def parse_resources(value: Any) -> str:
+    """Mesos agent resources: cpus:4;mem:8192;ports:[31000-32000]; empty: detected by Mesos."""
+    text = str(value or "").strip()
+    if text and not all(_RESOURCE.match(part.strip()) for part in text.split(";")):
+        raise ValueError("expected name:value pairs separated by ';', such as cpus:4;mem:8192;ports:[31000-32000]")
+    return text
+
+
+def parse_containerizers(value: Any) -> list[str]:
+    items = parse_list(value)
+    if not items or any(item not in ("docker", "mesos") for item in items) or len(set(items)) != len(items):
+        raise ValueError("expected docker, mesos or both, comma-separated")
+    return items
+
+
+def parse_user(value: Any) -> str:
+    """An HTTP basic auth user name (no ':' and no blanks)."""
+    text = str(value or "").strip()
+    if any(ch in text for ch in ": \t"):
+        raise ValueError("expected a user name without ':' or blanks")
+    return text
+
+
 def choice(*allowed: str):
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
@@ -149,6 +194,11 @@ LocalPath = Annotated[Path, BeforeValidator(parse_path)]
 OptionalLocalPath = Annotated[Path | None, BeforeValidator(parse_optional_path)]
 RemotePath = Annotated[str, BeforeValidator(parse_absolute_remote_path)]
 Secret = Annotated[SecretStr | None, BeforeValidator(parse_secret)]
+Duration = Annotated[str, BeforeValidator(parse_duration)]
+Attributes = Annotated[str, BeforeValidator(parse_attributes)]
+Resources = Annotated[str, BeforeValidator(parse_resources)]
+User = Annotated[str, BeforeValidator(parse_user)]
+Containerizers = Annotated[list[str], BeforeValidator(parse_containerizers)]
 
 
 def Int(low: int, high: int, what: str = "an integer"):

@@ -317,11 +317,16 @@ def package_installed(name):
     return False
 
 
-def unit_exists(unit):
-    for folder in ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system", "/run/systemd/system"):
-        if os.path.exists(os.path.join(folder, unit)):
+def unit_exists(unit, root="/"):
+    """A unit file in any systemd folder, or an init script. A masked unit (a link to /dev/null,
+    as the installer masks package units before installing the package) is no install."""
+    for folder in ("etc/systemd/system", "lib/systemd/system", "usr/lib/systemd/system", "run/systemd/system"):
+        path = os.path.join(root, folder, unit)
+        if os.path.islink(path) and os.readlink(path) == "/dev/null":
+            continue
+        if os.path.exists(path):
             return True
-    return os.path.exists(os.path.join("/etc/init.d", unit.replace(".service", "")))
+    return os.path.exists(os.path.join(root, "etc/init.d", unit.replace(".service", "")))
 
 
 def components(spec):
