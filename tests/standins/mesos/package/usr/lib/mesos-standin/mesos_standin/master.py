@@ -1,0 +1,652 @@
+"""mesos-master stand-in: flags, ZooKeeper contender/detector with a replicated-log quorum
+emulation, the master HTTP endpoints and the stand-in registration protocol (/standin/*)."""
+
+import json
+import os
+import threading
+import time
+import uuid
+
+from . import common, glog
+from .common import Exit, Response, json_response
+from .flags import NS, format_duration
+from .metrics_keys import MASTER_KEYS
+
+MASTER_CAPABILITIES = ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]
+AGENT_CAPABILITIES = [
+    "MULTI_ROLE",
+    "HIERARCHICAL_ROLE",
+    "RESERVATION_REFINEMENT",
+    "RESOURCE_PROVIDER",
+    "RESIZE_VOLUME",
+    "AGENT_OPERATION_FEEDBACK",
+    "AGENT_DRAINING",
+    "TASK_RESOURCE_LIMITS",
+]
+MASTER_ENDPOINTS = ("health", "state", "state.json", "state-summary", "slaves", "frameworks", "flags", "redirect")
+
+
+class Master:
+    def __init__(self, flags):
+        self.flags = flags
+        self.lock = threading.RLock()
+        self.stop_event = threading.Event()
+        self.wake = threading.Event()
+        self.start_time = time.time()
+        self.leader = None  # detected leader's MasterInfo
+        self.elected = False
+        self.recovered = False
+        self.elected_time = None
+        self.recovery_deadline = None
+        self.agents = {}
+        self.frameworks = {}
+        self.next_agent = 0
+        self.next_framework = 0
+        self.counters = {"slave_registrations": 0, "slave_reregistrations": 0, "messages_register_framework": 0}
+        self.zk = None
+        self.zk_url = None
+        self.my_node = None
+        self.replica_node = None
+        self.leader_node = None
+        self.suspended_since = None
+        self.quorum = 1
+
+    # --- startup checks, in src/master/main.cpp order ---
+
+    def run(self):
+        flags = self.flags
+        if flags.is_set("ip_discovery_command") and flags.is_set("ip"):
+            raise Exit("Only one of `--ip` or `--ip_discovery_command` should be specified", "main.cpp:277")
+        bind_ip = common.ip_discovery(flags) or flags.get("ip") or "0.0.0.0"
+        self.ip = bind_ip if bind_ip != "0.0.0.0" else common.advertised_ip(flags)
+        if flags.get("advertise_ip"):
+            self.ip = flags.get("advertise_ip")
+        self.port = int(flags.get("advertise_port") or flags.get("port"))
+        self.http = common.start_http(bind_ip, int(flags.get("port")), self.app)
+
+        log_dir = flags.get("log_dir")
+        if log_dir:
+            try:
+                os.makedirs(log_dir, exist_ok=True)
+            except OSError as exc:
+                raise Exit(f"Failed to create log directory '{log_dir}': {exc.strerror}", "logging.cpp:212") from None
+        level = flags.get("logging_level")
+        if level not in ("INFO", "WARNING", "ERROR"):
+            raise Exit(
+                f"'{level}' is not a valid logging level. Possible values for 'logging_level' flag are: "
+                "'INFO', 'WARNING', 'ERROR'.",
+                "logging.cpp:197",
+            )
+        glog.setup(flags.program, log_dir, level, flags.get("quiet"))
+        for warning in flags.warnings:
+            glog.warning("main.cpp:313", warning)
+        common.log_build("main.cpp:349")
+
+        registry = flags.get("registry")
+        url = None
+        if registry in ("replicated_log", "log_storage"):
+            if not flags.get("work_dir"):
+                raise Exit("--work_dir needed for replicated log based registry", "main.cpp:427")
+            try:
+                os.makedirs(os.path.join(flags.get("work_dir"), "replicated_log"), exist_ok=True)
+            except OSError as exc:
+                raise Exit(
+                    f"Failed to create work directory '{flags.get('work_dir')}': {exc.strerror}", "main.cpp:434"
+                ) from None
+            if flags.get("zk"):
+                if flags.get("quorum") is None:
+                    raise Exit(
+                        "Need to specify --quorum for replicated log based registry when using ZooKeeper",
+                        "main.cpp:440",
+                    )
+                url = self._zk_url()
+                self.quorum = int(flags.get("quorum"))
+        elif registry != "in_memory":
+            raise Exit(f"'{registry}' is not a supported option for registry persistence", "main.cpp:466")
+        if flags.get("zk"):
+            url = url or self._zk_url()
+            if url.path == "/":
+                raise Exit(
+                    "Failed to create a master contender: Expecting a (chroot) path for ZooKeeper "
+                    "('/' is not supported)",
+                    "main.cpp:491",
+                )
+        self.zk_url = url
+
+        hostname = common.hostname_of(flags, self.ip)
+        self.id = str(uuid.uuid4())
+        self.info = {
+            "address": {"hostname": hostname, "ip": self.ip, "port": self.port},
+            "capabilities": [{"type": c} for c in MASTER_CAPABILITIES],
+            "hostname": hostname,
+            "id": self.id,
+            "ip": common.ip_to_uint32(self.ip),
+            "pid": f"master@{self.ip}:{self.port}",
+            "port": self.port,
+            "version": common.VERSION,
+        }
+        domain = self._domain()
+        if domain:
+            self.info["domain"] = domain
+        self.info = dict(sorted(self.info.items()))
+        glog.info("main.cpp:520", "Starting Mesos master")
+        glog.info("master.cpp:419", f"Master {self.id} ({hostname}) started on {self.ip}:{self.port}")
+        glog.info("master.cpp:421", f"Flags at startup: {flags.command_line()}")
+
+        if url is None:
+            self._detected(self.info)
+            self._check_recovery(1)
+        else:
+            threading.Thread(target=self._zk_thread, name="zk", daemon=True).start()
+        while not self.stop_event.wait(1.0):
+            self._tick()
+        self._shutdown()
+        return 0
+
+    def _zk_url(self):
+        text = self.flags.get("zk").strip()
+        try:
+            if text.startswith("file://"):
+                text = common.read_file_url(text)
+            return common.parse_zk_url(text)
+        except ValueError as exc:
+            raise Exit(f"Error parsing ZooKeeper URL: {exc}", "main.cpp:447") from None
+
+    def _domain(self):
+        text = self.flags.get("domain")
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            try:
+                with open(text, encoding="utf-8") as handle:
+                    return json.load(handle)
+            except (OSError, ValueError):
+                return None
+
+    def terminate(self, *_):
+        self.stop_event.set()
+
+    def _shutdown(self):
+        glog.info("main.cpp:600", "Received SIGTERM; terminating")
+        glog.info("master.cpp:1227", "Master terminating")
+        if self.zk is not None:
+            try:
+                self.zk.stop()
+                self.zk.close()
+            except Exception:
+                pass
+        try:
+            self.http.server_close()
+        except OSError:
+            pass
+
+    # --- leadership ---
+
+    @property
+    def serving(self):
+        return self.elected and self.recovered
+
+    def _detected(self, info):
+        with self.lock:
+            was = self.elected
+            self.leader = info
+            now = info is not None and info.get("id") == self.id
+            self.elected = now
+        if info is not None:
+            glog.info("master.cpp:2177", f"The newly elected leader is {info.get('pid')} with id {info.get('id')}")
+        else:
+            glog.info("master.cpp:2177", "The newly elected leader is None")
+        if was and not now:
+            glog.exit_failure("master.cpp:2187", "Conceded leadership to another master... committing suicide!")
+        if now and not was:
+            with self.lock:
+                self.elected_time = time.time()
+                timeout = self.flags.get("registry_fetch_timeout")
+                self.recovery_deadline = time.monotonic() + timeout / NS["secs"]
+            glog.info("master.cpp:2194", "Elected as the leading master!")
+            glog.info("master.cpp:1768", "Recovering from registrar")
+
+    def _check_recovery(self, replicas):
+        with self.lock:
+            if not self.elected or self.recovered:
+                return
+            if replicas >= self.quorum:
+                self.recovered = True
+                glog.info("registrar.cpp:383", "Successfully fetched the registry (0B) in 0ns")
+                glog.info("registrar.cpp:487", "Applied 1 operations in 0ns; attempting to update the registry")
+                glog.info(
+                    "master.cpp:1896",
+                    "Recovered 0 agents from the registry (0B); allowing 10mins for agents to reregister",
+                )
+                return
+            if time.monotonic() > self.recovery_deadline:
+                timeout = format_duration(self.flags.get("registry_fetch_timeout"))
+                glog.exit_failure(
+                    "master.cpp:2102",
+                    f"Recovery failed: Failed to recover registrar: Failed to perform fetch within {timeout}",
+                )
+
+    # --- ZooKeeper ---
+
+    def _poke(self, *_):
+        self.wake.set()
+
+    def _zk_state(self, state):
+        if self.stop_event.is_set():
+            return
+        if state == "SUSPENDED":
+            self.suspended_since = time.monotonic()
+            glog.info("group.cpp:452", "Lost connection to ZooKeeper, attempting to reconnect ...")
+        elif state == "CONNECTED":
+            if self.suspended_since is not None:
+                glog.info("group.cpp:341", "Group process reconnected to ZooKeeper")
+            self.suspended_since = None
+        elif state == "LOST":
+            self.suspended_since = None
+            if self.elected:
+                glog.exit_failure("master.cpp:2220", "Lost candidacy as a leader... committing suicide!")
+            glog.info("group.cpp:536", "ZooKeeper session expired")
+        self.wake.set()
+
+    def _zk_thread(self):
+        url = self.zk_url
+        timeout = self.flags.get("zk_session_timeout") / NS["secs"]
+        self.zk = common.kazoo_client(url, timeout)
+        self.zk.add_listener(self._zk_state)
+        glog.info("contender.cpp:152", "Joining the ZK group")
+        common.zk_connect(self.zk, url.servers, "group.cpp:341")
+        from kazoo.exceptions import KazooException
+
+        while not self.stop_event.is_set():
+            suspended = self.suspended_since
+            if suspended is not None and self.elected and time.monotonic() - suspended > timeout:
+                glog.exit_failure("master.cpp:2220", "Lost candidacy as a leader... committing suicide!")
+            if self.zk.connected:
+                try:
+                    self._reconcile()
+                except KazooException as exc:
+                    if not self.stop_event.is_set():
+                        glog.warning("group.cpp:494", f"ZooKeeper operation failed: {exc!r}")
+                except Exception as exc:
+                    if self.stop_event.is_set():
+                        return
+                    glog.warning("group.cpp:494", f"ZooKeeper operation failed: {exc!r}")
+            self.wake.wait(1.0)
+            self.wake.clear()
+
+    def _reconcile(self):
+        zk, path = self.zk, self.zk_url.path
+        log_path = path.rstrip("/") + "/log_replicas"
+        zk.ensure_path(path)
+        zk.ensure_path(log_path)
+        replicas = zk.get_children(log_path, watch=self._poke)
+        if self.replica_node is None or self.replica_node not in replicas:
+            if self.replica_node is not None:
+                glog.info("group.cpp:700", "Replica group membership lost, joining again")
+            created = zk.create(
+                log_path + "/", f"log-replica(1)@{self.ip}:{self.port}".encode(), ephemeral=True, sequence=True
+            )
+            self.replica_node = created.rsplit("/", 1)[1]
+            replicas = zk.get_children(log_path, watch=self._poke)
+        children = zk.get_children(path, watch=self._poke)
+        if self.my_node is None or self.my_node not in children:
+            if self.my_node is not None:
+                if self.elected:
+                    glog.exit_failure("master.cpp:2220", "Lost candidacy as a leader... committing suicide!")
+                glog.info("master.cpp:2225", "Lost candidacy as a follower... Contending again")
+            created = zk.create(
+                path.rstrip("/") + "/json.info_", common.dumps(self.info).encode(), ephemeral=True, sequence=True
+            )
+            self.my_node = created.rsplit("/", 1)[1]
+            glog.info("group.cpp:725", f"Created '{created}' in ZooKeeper")
+            children = zk.get_children(path, watch=self._poke)
+        members = common.sequence_children(children)
+        leader = members[0] if members else None
+        if (leader[2] if leader else None) != self.leader_node:
+            self.leader_node = leader[2] if leader else None
+            info = None
+            if leader is not None:
+                glog.info("detector.cpp:152", f"Detected a new leader: (id='{leader[0]}')")
+                glog.info("group.cpp:700", f"Trying to get '{path.rstrip('/')}/{leader[2]}' in ZooKeeper")
+                data, _ = zk.get(path.rstrip("/") + "/" + leader[2])
+                info = common.parse_leader_data(leader[1], data)
+                if info is not None:
+                    glog.info("zookeeper.cpp:262", f"A new leading master (UPID={info.get('pid')}) is detected")
+            self._detected(info)
+        self._check_recovery(len(common.sequence_children(replicas)))
+
+    # --- registrations (stand-in protocol) and liveness ---
+
+    def _tick(self):
+        if self.zk_url is None:
+            self._check_recovery(1)
+        ping = self.flags.get("agent_ping_timeout") / NS["secs"]
+        limit = ping * int(self.flags.get("max_agent_ping_timeouts"))
+        now = time.time()
+        with self.lock:
+            for table, kind in ((self.agents, "Agent"), (self.frameworks, "Framework")):
+                for key, entry in list(table.items()):
+                    age = now - entry["last_seen"]
+                    if age > 2 * limit:
+                        del table[key]
+                        glog.info("master.cpp:11311", f"Removed {kind.lower()} {key} ({entry['hostname']})")
+                    elif age > limit and entry["active"]:
+                        entry["active"] = False
+                        glog.info(
+                            "master.cpp:8406",
+                            f"{kind} {key} ({entry['hostname']}) failed health check; marking it inactive",
+                        )
+
+    def _not_leader(self):
+        with self.lock:
+            leader = self.leader
+            elected = self.elected
+        if leader is not None and not elected:
+            location = f"//{common.master_host(leader)}:{common.master_address(leader)[1]}"
+            return Response(307, headers=[("Location", location)])
+        return json_response({"message": "no leader"}, 503)
+
+    def _register(self, kind, body):
+        if not self.serving:
+            return self._not_leader()
+        try:
+            data = json.loads(body or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("expected an object")
+        except ValueError as exc:
+            return json_response({"message": f"Failed to parse body: {exc}"}, 400)
+        now = time.time()
+        with self.lock:
+            if kind == "agents":
+                return json_response({"id": self._register_agent(data, now)})
+            return json_response({"id": self._register_framework(data, now)})
+
+    def _register_agent(self, data, now):
+        agent_id = data.get("id")
+        entry = self.agents.get(agent_id) if agent_id else None
+        if entry is None:
+            for key, other in list(self.agents.items()):
+                if other["pid"] == data.get("pid") and key != agent_id:
+                    del self.agents[key]
+                    glog.info("master.cpp:7089", f"Removing old agent {key} at {other['pid']}: a new registration")
+            if not agent_id:
+                agent_id = f"{self.id}-S{self.next_agent}"
+                self.next_agent += 1
+                self.counters["slave_registrations"] += 1
+                glog.info(
+                    "master.cpp:7250", f"Registered agent {agent_id} at {data.get('pid')} ({data.get('hostname')})"
+                )
+            else:
+                self.counters["slave_reregistrations"] += 1
+                glog.info(
+                    "master.cpp:7598", f"Re-registered agent {agent_id} at {data.get('pid')} ({data.get('hostname')})"
+                )
+            entry = {"registered_time": now}
+            self.agents[agent_id] = entry
+        elif not entry["active"]:
+            glog.info("master.cpp:7598", f"Agent {agent_id} at {data.get('pid')} is active again")
+        entry.update(
+            {
+                "hostname": str(data.get("hostname") or ""),
+                "port": int(data.get("port") or 5051),
+                "pid": str(data.get("pid") or ""),
+                "attributes": data.get("attributes") or {},
+                "resources": common.ordered_resources(
+                    {"gpus": 0.0, **{k: v for k, v in (data.get("resources") or {}).items()}}
+                ),
+                "active": True,
+                "last_seen": now,
+            }
+        )
+        return agent_id
+
+    def _register_framework(self, data, now):
+        framework_id = data.get("id")
+        entry = self.frameworks.get(framework_id) if framework_id else None
+        if entry is None:
+            if not framework_id:
+                framework_id = f"{self.id}-{self.next_framework:04d}"
+                self.next_framework += 1
+            self.counters["messages_register_framework"] += 1
+            glog.info("master.cpp:2735", f"Subscribing framework {data.get('name')} with id {framework_id}")
+            entry = {"registered_time": now}
+            self.frameworks[framework_id] = entry
+        entry.update(
+            {
+                "name": str(data.get("name") or ""),
+                "hostname": str(data.get("hostname") or ""),
+                "webui_url": str(data.get("webui_url") or ""),
+                "pid": str(data.get("pid") or ""),
+                "active": True,
+                "last_seen": now,
+            }
+        )
+        return framework_id
+
+    # --- HTTP ---
+
+    def app(self, method, path, query, body):
+        if path in ("/version", "/version/"):
+            return json_response(common.version_body())
+        if path == "/metrics/snapshot":
+            return json_response(self._metrics())
+        if path in ("/standin/agents", "/standin/frameworks", "/master/standin/agents", "/master/standin/frameworks"):
+            if method != "POST":
+                return Response(405, headers=[("Allow", "POST")])
+            return self._register(path.rsplit("/", 1)[1], body)
+        if path.startswith("/master/"):
+            endpoint = path[len("/master/") :]
+        elif path.count("/") == 1 or path.startswith("/redirect/"):
+            endpoint = path[1:]
+        else:
+            return common.not_found()
+        if endpoint == "redirect" or endpoint.startswith("redirect/"):
+            return self._redirect(endpoint[len("redirect") :])
+        if endpoint not in MASTER_ENDPOINTS:
+            return common.not_found()
+        if endpoint == "health":
+            return Response(200)
+        if endpoint in ("state", "state.json"):
+            return json_response(self._state())
+        if endpoint == "state-summary":
+            return json_response(self._state_summary())
+        if endpoint == "slaves":
+            return json_response({"slaves": self._slaves(full=True), "recovered_slaves": []})
+        if endpoint == "frameworks":
+            return json_response(
+                {"frameworks": self._frameworks(), "completed_frameworks": [], "unregistered_frameworks": []}
+            )
+        if endpoint == "flags":
+            return json_response({"flags": self.flags.rendered()})
+        return common.not_found()
+
+    def _redirect(self, rest):
+        with self.lock:
+            leader = self.leader
+        if leader is None:
+            return Response(503, "No leader elected", "text/plain; charset=utf-8")
+        target = f"//{common.master_host(leader)}:{common.master_address(leader)[1]}"
+        if rest:
+            target += "/master" + rest
+        return Response(307, headers=[("Location", target)])
+
+    def _slaves(self, full=False):
+        if not self.serving:
+            return []
+        out = []
+        with self.lock:
+            agents = sorted(self.agents.items(), key=lambda item: item[1]["registered_time"])
+        for agent_id, entry in agents:
+            resources = entry["resources"]
+            slave = {
+                "id": agent_id,
+                "hostname": entry["hostname"],
+                "port": entry["port"],
+                "attributes": entry["attributes"],
+                "pid": entry["pid"],
+                "registered_time": entry["registered_time"],
+                "resources": resources,
+                "used_resources": dict(common.ZERO_RESOURCES),
+                "offered_resources": dict(common.ZERO_RESOURCES),
+                "reserved_resources": {},
+                "unreserved_resources": resources,
+                "active": entry["active"],
+                "deactivated": False,
+                "version": common.VERSION,
+                "capabilities": AGENT_CAPABILITIES,
+            }
+            if full:
+                slave.update(
+                    {
+                        "reserved_resources_full": {},
+                        "unreserved_resources_full": common.resources_full(resources),
+                        "used_resources_full": [],
+                        "offered_resources_full": [],
+                    }
+                )
+            out.append(slave)
+        return out
+
+    def _frameworks(self):
+        if not self.serving:
+            return []
+        out = []
+        with self.lock:
+            frameworks = sorted(self.frameworks.items(), key=lambda item: item[1]["registered_time"])
+        for framework_id, entry in frameworks:
+            out.append(
+                {
+                    "id": framework_id,
+                    "name": entry["name"],
+                    "pid": entry["pid"],
+                    "used_resources": dict(common.ZERO_RESOURCES),
+                    "offered_resources": dict(common.ZERO_RESOURCES),
+                    "capabilities": [],
+                    "hostname": entry["hostname"],
+                    "webui_url": entry["webui_url"],
+                    "active": entry["active"],
+                    "connected": entry["active"],
+                    "recovered": False,
+                    "user": "root",
+                    "failover_timeout": 0.0,
+                    "checkpoint": False,
+                    "registered_time": entry["registered_time"],
+                    "unregistered_time": 0.0,
+                    "resources": dict(common.ZERO_RESOURCES),
+                    "role": "*",
+                    "tasks": [],
+                    "unreachable_tasks": [],
+                    "completed_tasks": [],
+                    "offers": [],
+                    "executors": [],
+                    "offer_constraints": {},
+                }
+            )
+        return out
+
+    def _state(self):
+        slaves = self._slaves()
+        active = sum(1 for s in slaves if s["active"])
+        state = common.state_header()
+        state["start_time"] = self.start_time
+        if self.serving:
+            state["elected_time"] = self.elected_time
+        state.update(
+            {
+                "id": self.id,
+                "pid": self.info["pid"],
+                "hostname": self.info["hostname"],
+                "capabilities": MASTER_CAPABILITIES,
+                "activated_slaves": float(active),
+                "deactivated_slaves": float(len(slaves) - active),
+                "unreachable_slaves": 0.0,
+            }
+        )
+        if "domain" in self.info:
+            state["domain"] = self.info["domain"]
+        with self.lock:
+            leader = self.leader
+        if leader is not None:
+            state["leader"] = leader.get("pid")
+            leader_info = {k: leader[k] for k in ("id", "pid", "port", "hostname") if k in leader}
+            if "domain" in leader:
+                leader_info["domain"] = leader["domain"]
+            state["leader_info"] = leader_info
+        for name in ("cluster", "log_dir", "external_log_file"):
+            if self.flags.get(name):
+                state[name] = self.flags.get(name)
+        state.update(
+            {
+                "flags": self.flags.rendered(),
+                "slaves": slaves,
+                "recovered_slaves": [],
+                "frameworks": self._frameworks(),
+                "completed_frameworks": [],
+                "orphan_tasks": [],
+                "unregistered_frameworks": [],
+            }
+        )
+        return state
+
+    def _state_summary(self):
+        summary = {"hostname": self.info["hostname"]}
+        if self.flags.get("cluster"):
+            summary["cluster"] = self.flags.get("cluster")
+        frameworks = self._frameworks()
+        slaves = []
+        for slave in self._slaves():
+            entry = {k: slave[k] for k in slave if k != "port"}
+            entry.update({"TASK_STAGING": 0, "TASK_STARTING": 0, "TASK_RUNNING": 0, "TASK_KILLING": 0,
+                          "TASK_FINISHED": 0, "TASK_KILLED": 0, "TASK_FAILED": 0, "TASK_LOST": 0,
+                          "TASK_ERROR": 0, "TASK_UNREACHABLE": 0, "framework_ids": []})
+            slaves.append(entry)
+        summary["slaves"] = slaves
+        summary["frameworks"] = [
+            {k: f[k] for k in ("id", "name", "pid", "used_resources", "offered_resources", "capabilities",
+                               "hostname", "webui_url", "active", "connected", "recovered")}
+            | {"TASK_STAGING": 0, "TASK_RUNNING": 0, "slave_ids": []}
+            for f in frameworks
+        ]
+        return summary
+
+    def _metrics(self):
+        metrics = dict.fromkeys(MASTER_KEYS, 0.0)
+        slaves = self._slaves()
+        frameworks = self._frameworks()
+        active = [s for s in slaves if s["active"]]
+        active_frameworks = [f for f in frameworks if f["active"]]
+        totals = {"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}
+        for slave in active:
+            for name in totals:
+                value = slave["resources"].get(name)
+                if isinstance(value, float):
+                    totals[name] += value
+        metrics.update(
+            {
+                "master/elected": 1.0 if self.serving else 0.0,
+                "master/uptime_secs": time.time() - self.start_time,
+                "master/slaves_active": float(len(active)),
+                "master/slaves_connected": float(len(active)),
+                "master/slaves_inactive": float(len(slaves) - len(active)),
+                "master/slaves_disconnected": float(len(slaves) - len(active)),
+                "master/frameworks_active": float(len(active_frameworks)),
+                "master/frameworks_connected": float(len(active_frameworks)),
+                "master/frameworks_inactive": float(len(frameworks) - len(active_frameworks)),
+                "master/frameworks_disconnected": float(len(frameworks) - len(active_frameworks)),
+                "master/slave_registrations": float(self.counters["slave_registrations"]),
+                "master/slave_reregistrations": float(self.counters["slave_reregistrations"]),
+                "master/messages_register_slave": float(self.counters["slave_registrations"]),
+                "master/messages_reregister_slave": float(self.counters["slave_reregistrations"]),
+                "master/messages_register_framework": float(self.counters["messages_register_framework"]),
+                "registrar/log/recovered": 1.0 if self.recovered else 0.0,
+                "registrar/log/ensemble_size": float(2 * self.quorum - 1),
+            }
+        )
+        for name, value in totals.items():
+            metrics[f"master/{name}_total"] = value
+            metrics[f"allocator/mesos/resources/{name}/total"] = value
+        metrics.pop("allocator/mesos/resources/gpus/total", None)
+        metrics.update(common.system_metrics())
+        return dict(sorted(metrics.items()))
