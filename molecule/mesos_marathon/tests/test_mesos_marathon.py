@@ -1,0 +1,171 @@
+"""The cluster core as an operator checks it from a workstation: one leading Mesos master
+that every master names, the agent registered with it, one Marathon leader, an app stored
+through a standby; then the leaders crash or stop and new ones take over within 30 s.
+
+Mesos and Marathon here are the stand-ins of tests/standins/ (docs/testing.md says what
+that covers); ZooKeeper and Docker are real."""
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+MASTERS = {"mm1": "172.29.15.11", "mm2": "172.29.15.12", "mm3": "172.29.15.13"}
+AGENT = "172.29.15.21"
+AUTH = "Basic " + base64.b64encode(b"molecule:molecule-secret").decode()
+FAILOVER_LIMIT = 30
+
+
+def get(url, auth=True, method="GET", body=None):
+    """(status, parsed JSON or text, headers)"""
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    if auth:
+        request.add_header("Authorization", AUTH)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            status, raw, headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as exc:
+        status, raw, headers = exc.code, exc.read(), exc.headers
+    try:
+        return status, json.loads(raw), headers
+    except ValueError:
+        return status, raw.decode(), headers
+
+
+def mesos_state(ip):
+    try:
+        return get(f"http://{ip}:5050/master/state", auth=False)[1]
+    except OSError:
+        return {}
+
+
+def mesos_leader(ips):
+    """The leader's ip if every given master names the same one, else None."""
+    leaders = {mesos_state(ip).get("leader") for ip in ips}
+    if len(leaders) != 1 or None in leaders:
+        return None
+    return leaders.pop().split("@")[1].split(":")[0]
+
+
+def marathon_leader(ips):
+    leaders = set()
+    for ip in ips:
+        try:
+            status, body, _ = get(f"http://{ip}:8080/v2/leader")
+        except OSError:
+            return None
+        leaders.add(body.get("leader") if status == 200 and isinstance(body, dict) else None)
+    if len(leaders) != 1 or None in leaders:
+        return None
+    return leaders.pop().split(":")[0]
+
+
+def active_agents(leader_ip):
+    slaves = get(f"http://{leader_ip}:5050/master/slaves", auth=False)[1]["slaves"]
+    return {s["pid"].split("@")[1]: s for s in slaves if s["active"]}
+
+
+def wait_for(what, probe, limit):
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        value = probe()
+        if value:
+            return value, time.monotonic() - start
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {limit} s")
+
+
+def _name(host):
+    return host.ansible.get_variables()["inventory_hostname"]
+
+
+def _hosts(host):
+    from testinfra import get_host
+
+    inventory = host.backend.ansible_inventory
+    return {name: get_host(f"ansible://{name}?ansible_inventory={inventory}") for name in (*MASTERS, "ma1")}
+
+
+def test_our_units_run_and_the_package_units_are_masked(host):
+    if _name(host) == "ma1":
+        assert host.service("dcos-mesos-agent").is_running and host.service("dcos-mesos-agent").is_enabled
+        assert "--containerizers=docker,mesos" in host.check_output("systemctl show -p ExecStart dcos-mesos-agent")
+    else:
+        for unit in ("zookeeper", "dcos-mesos-master", "dcos-marathon"):
+            assert host.service(unit).is_running and host.service(unit).is_enabled, unit
+        assert host.check_output("systemctl show -p User --value dcos-marathon") == "marathon"
+        assert host.file("/etc/marathon/dcos.env").mode == 0o640
+        assert "molecule-secret" not in host.check_output("systemctl show -p ExecStart dcos-marathon")
+        assert host.run("systemctl is-enabled marathon").stdout.strip() == "masked"
+    for unit in ("mesos-master", "mesos-slave"):
+        assert host.run(f"systemctl is-enabled {unit}").stdout.strip() == "masked", unit
+        assert not host.service(unit).is_running, unit
+
+
+def test_one_mesos_leader_with_the_agent_and_one_marathon_leader(host):
+    if _name(host) != "mm1":
+        return  # cluster-wide, once
+    leader = mesos_leader(MASTERS.values())
+    assert leader in MASTERS.values()
+    elected = {ip: get(f"http://{ip}:5050/metrics/snapshot", auth=False)[1]["master/elected"]
+               for ip in MASTERS.values()}
+    assert sorted(elected.values()) == [0.0, 0.0, 1.0] and elected[leader] == 1.0, elected
+
+    flags = get(f"http://{leader}:5050/master/flags", auth=False)[1]["flags"]
+    assert (flags["quorum"], flags["cluster"], flags["work_dir"]) == ("2", "molecule", "/var/lib/mesos/master")
+
+    agents = active_agents(leader)
+    assert f"{AGENT}:5051" in agents, agents
+    assert agents[f"{AGENT}:5051"]["attributes"] == {"rack": "r1", "zone": "a"}
+    agent_state = get(f"http://{AGENT}:5051/state", auth=False)[1]
+    assert agent_state["id"] == agents[f"{AGENT}:5051"]["id"]
+
+    for ip in MASTERS.values():
+        status, body, headers = get(f"http://{ip}:8080/ping", auth=False)
+        assert (status, body.strip()) == (200, "pong"), ip
+    assert marathon_leader(MASTERS.values()) in MASTERS.values()
+    assert get(f"http://{leader}:8080/v2/apps", auth=False)[0] == 401  # basic auth is on
+
+
+def test_leaders_fail_over_within_30_s_and_nothing_is_lost(host):
+    if _name(host) != "mm1":
+        return
+    hosts = _hosts(host)
+    by_ip = {ip: name for name, ip in MASTERS.items()}
+    mesos_old = mesos_leader(MASTERS.values())
+    marathon_old = marathon_leader(MASTERS.values())
+    standby = next(ip for ip in MASTERS.values() if ip != marathon_old)
+    app = {"id": "/molecule-failover", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1}
+    get(f"http://{standby}:8080/v2/apps/molecule-failover", method="DELETE")
+    status, body, _ = get(f"http://{standby}:8080/v2/apps", method="POST", body=app)
+    assert status == 201, body  # stored through a standby, which forwards to the leader
+
+    # The Mesos leader crashes (SIGKILL: its ZooKeeper session is not closed and must expire),
+    # and the Marathon leader is stopped.
+    hosts[by_ip[mesos_old]].check_output("systemctl kill -s KILL dcos-mesos-master && systemctl stop dcos-mesos-master")
+    hosts[by_ip[marathon_old]].check_output("systemctl stop dcos-marathon")
+    try:
+        mesos_rest = [ip for ip in MASTERS.values() if ip != mesos_old]
+        marathon_rest = [ip for ip in MASTERS.values() if ip != marathon_old]
+        mesos_new, mesos_took = wait_for("a new Mesos leader",
+                                         lambda: (mesos_leader(mesos_rest) or "").replace(mesos_old, ""),
+                                         FAILOVER_LIMIT)
+        marathon_new, marathon_took = wait_for("a new Marathon leader",
+                                               lambda: (marathon_leader(marathon_rest) or "").replace(marathon_old, ""),
+                                               FAILOVER_LIMIT)
+        _, agent_took = wait_for("the agent registered with the new leader",
+                                 lambda: f"{AGENT}:5051" in active_agents(mesos_new), FAILOVER_LIMIT)
+        print(f"failover: mesos {mesos_old} -> {mesos_new} in {mesos_took:.1f} s, agent back after "
+              f"{agent_took:.1f} s more; marathon {marathon_old} -> {marathon_new} in {marathon_took:.1f} s")
+        status, body, _ = get(f"http://{marathon_new}:8080/v2/apps/molecule-failover")
+        assert status == 200 and body["app"]["cmd"] == "sleep 1000", body
+    finally:
+        hosts[by_ip[mesos_old]].check_output("systemctl start dcos-mesos-master")
+        hosts[by_ip[marathon_old]].check_output("systemctl start dcos-marathon")
+        get(f"http://{standby}:8080/v2/apps/molecule-failover", method="DELETE")
+    # The restarted ones come back as followers that name the new leaders.
+    wait_for("all three masters naming one Mesos leader", lambda: mesos_leader(MASTERS.values()), 60)
+    wait_for("all three Marathons naming one leader", lambda: marathon_leader(MASTERS.values()), 60)
