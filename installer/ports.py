@@ -49,6 +49,7 @@ PORT_TABLE: dict[str, list[tuple[str, str, str, str]]] = {
     # Every cluster host (masters, agents, lb) runs a Consul agent and cAdvisor.
     "cluster": [
         ("consul serf lan", "consul", "serf_lan_port", "tcp"),
+        ("consul serf lan (udp)", "consul", "serf_lan_port", "udp"),
         ("consul http", "consul", "http_port", "tcp"),
         ("consul dns", "consul", "dns_port", "tcp"),
         ("cadvisor", "cadvisor", "port", "tcp"),

@@ -153,6 +153,21 @@ def registry_cert_comes_with_its_key(cfg: Config) -> list[ConfigError]:
 
 
 @rule
+def consul_tls_has_its_files(cfg: Config) -> list[ConfigError]:
+    if cfg.consul is None or not cfg.consul.tls:
+        return []
+    errors = []
+    for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+        path = getattr(cfg.consul, name)
+        if path is None:
+            errors.append(_err(cfg, f"tls = true needs {name}", "consul", name,
+                               hint="give the CA, certificate and key files, or set tls = false"))
+        elif not path.is_file():
+            errors.append(_err(cfg, f"no such file: {path}", "consul", name))
+    return errors
+
+
+@rule
 def agents_are_given(cfg: Config) -> list[ConfigError]:
     if "agents" in cfg.raw.sections and not cfg.group("agents"):
         return [_err(cfg, "expected at least one agent", "agents", hint="agents run the workloads")]

@@ -119,6 +119,10 @@ class ConsulSection(Section):
     gossip_key: Secret = Field(None, description="Gossip encryption key (base64, 32 bytes); empty: generated once.")
     acl: Bool = Field(True, description="ACLs on with default deny.")
     tls: Bool = Field(False, description="TLS for Consul RPC.")
+    tls_ca_file: OptionalLocalPath = Field(None, description="CA of the agents' certificates (with tls).")
+    tls_cert_file: OptionalLocalPath = Field(
+        None, description="Certificate of the agents, valid for server.<datacenter>.<domain> (with tls).")
+    tls_key_file: OptionalLocalPath = Field(None, description="Key of tls_cert_file (with tls).")
     version: str = Field("", description="Version to install; empty: the one in the bundle.")
 
 
