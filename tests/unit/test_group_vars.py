@@ -32,6 +32,11 @@ INPUTS = [
     "mesos_agent_docker_registry", "mesos_agent_work_dir",
     "marathon_master", "marathon_zk", "marathon_http_port", "marathon_hostname", "marathon_heap_mb",
     "marathon_username", "marathon_password", "zookeeper_servers",
+    "haproxy_bind_address", "haproxy_frontends", "haproxy_stats_port", "haproxy_stats_password",
+    "keepalived_vip", "keepalived_vip_prefix", "keepalived_address", "keepalived_peers", "keepalived_auth_pass",
+    "keepalived_router_id", "keepalived_unicast",
+    "consul_server", "consul_servers", "consul_bind_address", "consul_client_address", "consul_gossip_key",
+    "consul_acl_management_token", "consul_services", "consul_datacenter",
 ]
 PLAYBOOK = """
 - hosts: all
@@ -94,6 +99,37 @@ def test_mesos_and_marathon_inputs_follow_the_config(inputs):
     assert agent["mesos_agent_docker_registry"] == "https://10.0.0.5:5000"
     assert [(s["id"], s["ip"]) for s in master["zookeeper_servers"]] == [
         (1, "10.0.0.11"), (2, "10.0.0.12"), (3, "10.0.0.13")]
+
+
+def test_lb_inputs_follow_the_config(inputs):
+    values, secrets = inputs
+    lb = values["master2"]
+    assert lb["haproxy_bind_address"] == lb["keepalived_vip"] == "10.0.0.100"
+    assert int(lb["keepalived_vip_prefix"]) == 24
+    assert lb["keepalived_address"] == "10.0.0.12"
+    assert lb["keepalived_peers"] == ["10.0.0.11", "10.0.0.12"]
+    assert (int(lb["keepalived_router_id"]), lb["keepalived_unicast"]) == (51, True)
+    assert lb["keepalived_auth_pass"] == secrets["keepalived_auth_pass"]
+    assert lb["haproxy_stats_password"] == secrets["haproxy_stats_password"]
+    ports = {fe["name"]: int(fe["port"]) for fe in lb["haproxy_frontends"]}
+    assert ports == {"marathon": 80, "mesos": 8050, "consul": 8550}
+
+
+def test_consul_inputs_follow_the_config(inputs):
+    values, secrets = inputs
+    assert [h for h, v in sorted(values.items()) if v["consul_server"]] == ["master1", "master2", "master3"]
+    master, agent, installer = values["master1"], values["agent1"], values["installer"]
+    assert master["consul_servers"] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    assert master["consul_client_address"] == "127.0.0.1 10.0.0.11" and agent["consul_client_address"] == "127.0.0.1"
+    assert master["consul_gossip_key"] == secrets["consul_gossip_key"]
+    assert master["consul_acl_management_token"] == secrets["consul_management_token"]
+    services = {h: {s["name"]: s for s in v["consul_services"]} for h, v in values.items()}
+    assert set(services["master1"]) == {"zookeeper", "mesos-master", "marathon", "consul-http"}
+    assert set(services["agent1"]) == {"mesos-agent"}
+    assert set(services["installer"]) == {"registry", "repo"}
+    assert services["master1"]["marathon"]["check"]["http"] == "http://10.0.0.11:8080/ping"
+    assert services["agent1"]["mesos-agent"]["port"] == 5051
+    assert installer["consul_datacenter"] == "dc1"
 
 
 def test_the_units_the_phases_write_pass_only_known_flags(inputs):
