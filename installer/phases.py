@@ -38,7 +38,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("zookeeper", "ZooKeeper ensemble on the masters"),
     Phase("mesos", "Mesos masters and agents"),
     Phase("marathon", "Marathon on the masters"),
-    Phase("consul", "Consul servers and clients with DNS"),
+    Phase("consul", "cAdvisor, Consul servers and clients with DNS"),
     Phase("lb", "HAProxy and the Keepalived VIP"),
     Phase("mysql", "MySQL master/slave with Consul failover"),
     Phase("verify", "end-to-end health of the cluster"),

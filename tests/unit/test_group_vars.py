@@ -37,6 +37,8 @@ INPUTS = [
     "keepalived_router_id", "keepalived_unicast",
     "consul_server", "consul_servers", "consul_bind_address", "consul_client_address", "consul_gossip_key",
     "consul_acl_management_token", "consul_services", "consul_datacenter",
+    "mysql_role", "mysql_master_host", "mysql_port", "mysql_server_address", "mysql_root_password",
+    "mysql_replication_password", "cadvisor_port", "zookeeper_tarball", "consul_zip", "cadvisor_binary",
 ]
 PLAYBOOK = """
 - hosts: all
@@ -124,12 +126,24 @@ def test_consul_inputs_follow_the_config(inputs):
     assert master["consul_gossip_key"] == secrets["consul_gossip_key"]
     assert master["consul_acl_management_token"] == secrets["consul_management_token"]
     services = {h: {s["name"]: s for s in v["consul_services"]} for h, v in values.items()}
-    assert set(services["master1"]) == {"zookeeper", "mesos-master", "marathon", "consul-http"}
-    assert set(services["agent1"]) == {"mesos-agent"}
+    assert set(services["master1"]) == {"zookeeper", "mesos-master", "marathon", "consul-http", "cadvisor"}
+    assert set(services["agent1"]) == {"mesos-agent", "mysql-master", "mysql-vip", "cadvisor"}
+    assert set(services["agent2"]) == {"mesos-agent", "mysql-slave", "mysql-vip", "cadvisor"}
+    assert services["agent2"]["mysql-vip"]["check"]["args"] == ["/usr/local/bin/dcos-mysql-vip-check"]
     assert set(services["installer"]) == {"registry", "repo"}
     assert services["master1"]["marathon"]["check"]["http"] == "http://10.0.0.11:8080/ping"
     assert services["agent1"]["mesos-agent"]["port"] == 5051
     assert installer["consul_datacenter"] == "dc1"
+
+
+def test_mysql_inputs_follow_the_config(inputs):
+    values, secrets = inputs
+    master, slave = values["agent1"], values["agent2"]
+    assert (master["mysql_role"], slave["mysql_role"]) == ("master", "slave")
+    assert slave["mysql_master_host"] == "10.0.0.21"
+    assert slave["mysql_server_address"] == "10.0.0.22"
+    assert master["mysql_root_password"] == secrets["mysql_root_password"]
+    assert slave["mysql_replication_password"] == secrets["mysql_replication_password"]
 
 
 def test_the_units_the_phases_write_pass_only_known_flags(inputs):
