@@ -72,4 +72,7 @@ def host_ports(cfg: Config, host: Host) -> list[PortUse]:
             if section == "cadvisor" and not model.enabled:
                 continue
             uses.append(PortUse(getattr(model, key), protocol, component, section, key))
+        if group == "lb" and cfg.haproxy is not None:
+            uses += [PortUse(fe["port"], "tcp", f"haproxy {fe['name']} frontend", "haproxy", "extra_frontends")
+                     for fe in cfg.haproxy.extra_frontends]
     return uses

@@ -12,6 +12,7 @@ from installer.config.types import (
     Containerizers,
     Domain,
     Duration,
+    Frontends,
     Hostname,
     Int,
     LocalPath,
@@ -133,6 +134,8 @@ class HaproxySection(Section):
     stats_port: Port = Field(9090, description="HAProxy stats page port.")
     stats_user: str = Field("admin", description="Stats page user.")
     stats_password: Secret = Field(None, description="Stats page password; empty: generated once.")
+    extra_frontends: Frontends = Field(
+        [], description="More frontends on the VIP, name:port:service[:/check|tcp], comma-separated.")
 
 
 class MysqlSection(Section):

@@ -154,6 +154,25 @@ def parse_containerizers(value: Any) -> list[str]:
     return items
 
 
+_FRONTEND = re.compile(r"^(?P<name>[a-z][a-z0-9-]*):(?P<port>[0-9]+):(?P<service>[a-z0-9][a-z0-9-]*)"
+                       r"(:(?P<check>tcp|/[^\s,]*))?$")
+
+
+def parse_frontends(value: Any) -> list[dict[str, Any]]:
+    """More HAProxy frontends: name:port:service[:check], check a path (HTTP) or tcp (default)."""
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return value
+    out = []
+    for item in parse_list(value):
+        match = _FRONTEND.match(item)
+        if not match or not 1 <= int(match["port"]) <= 65535:
+            raise ValueError(f"expected name:port:service[:/check-path|tcp], such as grafana:3000:grafana:/api/health"
+                             f" (got '{item}')")
+        out.append({"name": match["name"], "port": int(match["port"]), "service": match["service"],
+                    "check": match["check"] or "tcp"})
+    return out
+
+
 def parse_user(value: Any) -> str:
     """An HTTP basic auth user name (no ':' and no blanks)."""
     text = str(value or "").strip()
@@ -199,6 +218,7 @@ Attributes = Annotated[str, BeforeValidator(parse_attributes)]
 Resources = Annotated[str, BeforeValidator(parse_resources)]
 User = Annotated[str, BeforeValidator(parse_user)]
 Containerizers = Annotated[list[str], BeforeValidator(parse_containerizers)]
+Frontends = Annotated[list[dict[str, Any]], BeforeValidator(parse_frontends)]
 
 
 def Int(low: int, high: int, what: str = "an integer"):

@@ -34,7 +34,7 @@ INPUTS = [
     "marathon_username", "marathon_password", "zookeeper_servers",
     "haproxy_bind_address", "haproxy_frontends", "haproxy_stats_port", "haproxy_stats_password",
     "keepalived_vip", "keepalived_vip_prefix", "keepalived_address", "keepalived_peers", "keepalived_auth_pass",
-    "keepalived_router_id", "keepalived_unicast",
+    "keepalived_router_id", "keepalived_unicast", "haproxy_extra_frontends",
     "consul_server", "consul_servers", "consul_bind_address", "consul_client_address", "consul_gossip_key",
     "consul_acl_management_token", "consul_services", "consul_datacenter",
     "mysql_role", "mysql_master_host", "mysql_port", "mysql_server_address", "mysql_root_password",
@@ -60,6 +60,7 @@ def inputs(tmp_path_factory):
     assert marathon_user in text
     text = text.replace(marathon_user, marathon_user + " ops")
     text = text.replace("attributes =\n", "attributes = rack:r1;zone:a\n", 1)
+    text = text.replace("extra_frontends =\n", "extra_frontends = grafana:3000:grafana:/api/health\n", 1)
     (tmp / "config.cfg").write_text(text)
     cfg = load_config(tmp / "config.cfg")
     secrets_file, secrets = ensure_secrets(cfg, tmp / "runs")
@@ -115,6 +116,8 @@ def test_lb_inputs_follow_the_config(inputs):
     assert lb["haproxy_stats_password"] == secrets["haproxy_stats_password"]
     ports = {fe["name"]: int(fe["port"]) for fe in lb["haproxy_frontends"]}
     assert ports == {"marathon": 80, "mesos": 8050, "consul": 8550}
+    assert lb["haproxy_extra_frontends"] == [{"name": "grafana", "port": 3000, "service": "grafana",
+                                              "check": "/api/health"}]
 
 
 def test_consul_inputs_follow_the_config(inputs):
@@ -125,8 +128,12 @@ def test_consul_inputs_follow_the_config(inputs):
     assert master["consul_client_address"] == "127.0.0.1 10.0.0.11" and agent["consul_client_address"] == "127.0.0.1"
     assert master["consul_gossip_key"] == secrets["consul_gossip_key"]
     assert master["consul_acl_management_token"] == secrets["consul_management_token"]
-    services = {h: {s["name"]: s for s in v["consul_services"]} for h, v in values.items()}
-    assert set(services["master1"]) == {"zookeeper", "mesos-master", "marathon", "consul-http", "cadvisor"}
+    services = {h: {s.get("id", s["name"]): s for s in v["consul_services"]} for h, v in values.items()}
+    assert set(services["master1"]) == {"zookeeper", "mesos-master", "mesos-master-leader", "marathon", "consul-http",
+                                        "cadvisor"}
+    leader = services["master1"]["mesos-master-leader"]
+    assert (leader["name"], leader["tags"]) == ("mesos-master", ["leader"])  # leader.mesos-master.service.consul
+    assert leader["check"]["args"][-1] == "curl -sf http://10.0.0.11:5050/metrics/snapshot | grep -q master/elected.:1"
     assert set(services["agent1"]) == {"mesos-agent", "mysql-master", "mysql-vip", "cadvisor"}
     assert set(services["agent2"]) == {"mesos-agent", "mysql-slave", "mysql-vip", "cadvisor"}
     assert services["agent2"]["mysql-vip"]["check"]["args"] == ["/usr/local/bin/dcos-mysql-vip-check"]
