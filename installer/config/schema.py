@@ -150,6 +150,7 @@ class MysqlSection(Section):
 class CadvisorSection(Section):
     enabled: Bool = Field(True, description="Run cAdvisor on every host.")
     port: Port = Field(4194, description="cAdvisor HTTP port.")
+    image: str = Field("", description="Run this image from the private registry instead of the package.")
 
 
 class PrecheckSection(Section):

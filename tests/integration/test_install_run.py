@@ -14,7 +14,7 @@ import yaml
 from installer.runner import Run, RunOptions
 from tests.integration import nodes
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("install_run")]
 
 TOP = Path(__file__).resolve().parents[2]
 NETWORK, SUBNET = "dcos-it-run", "172.29.20.0/24"

@@ -13,7 +13,7 @@ import pytest
 from installer.bundle import sha256
 from tests.integration import nodes
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("precheck")]
 
 TOP = Path(__file__).resolve().parents[2]
 NETWORK, SUBNET = "dcos-it-precheck", "172.29.30.0/24"

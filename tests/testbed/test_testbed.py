@@ -7,7 +7,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("testbed")]
 
 
 def _run(script: str) -> subprocess.CompletedProcess[str]:

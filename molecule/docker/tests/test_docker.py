@@ -8,7 +8,7 @@ EXPECTED = {
     "log-opts": {"max-size": "100m", "max-file": "5"},
     "storage-driver": "overlay2",
     "live-restore": True,
-    "cgroup-parent": "/dcos-molecule-inner",
+    "cgroup-parent": "/dcos-molecule-docker",
 }
 
 
