@@ -2,6 +2,8 @@
 sees the whole parsed config and returns all it finds; a section that failed its own
 checks is None and rules leave it alone."""
 
+import base64
+import binascii
 import os
 import stat
 from collections.abc import Callable
@@ -150,6 +152,23 @@ def registry_cert_comes_with_its_key(cfg: Config) -> list[ConfigError]:
             if not path.is_file():
                 errors.append(_err(cfg, f"no such file: {path}", "registry", name, value))
     return errors
+
+
+@rule
+def consul_gossip_key_is_32_bytes(cfg: Config) -> list[ConfigError]:
+    if cfg.consul is None or cfg.consul.gossip_key is None:
+        return []
+    try:
+        raw = base64.b64decode(cfg.consul.gossip_key.get_secret_value(), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        # not _err: it would show the value as written, and this one is a secret
+        return [ConfigError(cfg.path, "expected the base64 of 32 random bytes (44 characters)",
+                            cfg.line_of("consul", "gossip_key"), "consul", "gossip_key", "(hidden)",
+                            'make one: python3 -c "import base64,os;print(base64.b64encode(os.urandom(32)).decode())"'
+                            ", or leave it empty to have one generated once")]
+    return []
 
 
 @rule

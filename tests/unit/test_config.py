@@ -166,3 +166,12 @@ def test_a_host_may_be_reached_over_ssh_at_another_address(tmp_path):
     assert str(agent.ip) == "10.1.0.21" and agent.ssh_address == "192.168.5.21"
     bad = MINIMAL.format(cluster_extra="").replace("a1 = 10.1.0.21", "a1 = 10.1.0.21 via=x")
     assert any("unexpected 'via=x' after the address" in e for e in _errors(_write(tmp_path, bad, "bad.cfg")))
+
+
+def test_a_bad_gossip_key_is_refused_without_printing_it(tmp_path, capsys):
+    cfg = tmp_path / "config.cfg"
+    example = (Path(__file__).resolve().parents[2] / "config.cfg.example").read_text()
+    cfg.write_text(example.replace("gossip_key =\n", "gossip_key = dG9vLXNob3J0LXNlY3JldA==\n", 1))
+    assert main([str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "[consul] gossip_key = (hidden)" in err and "dG9vLXNob3J0LXNlY3JldA" not in err
