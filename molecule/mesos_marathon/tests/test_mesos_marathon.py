@@ -36,10 +36,12 @@ def get(url, auth=True, method="GET", body=None):
 
 
 def mesos_state(ip):
+    """The master's /master/state, or {} while it cannot answer with it (down, recovering)."""
     try:
-        return get(f"http://{ip}:5050/master/state", auth=False)[1]
+        status, body, _ = get(f"http://{ip}:5050/master/state", auth=False)
     except OSError:
         return {}
+    return body if status == 200 and isinstance(body, dict) else {}
 
 
 def mesos_leader(ips):
@@ -64,8 +66,14 @@ def marathon_leader(ips):
 
 
 def active_agents(leader_ip):
-    slaves = get(f"http://{leader_ip}:5050/master/slaves", auth=False)[1]["slaves"]
-    return {s["pid"].split("@")[1]: s for s in slaves if s["active"]}
+    """ip:port -> entry of the agents the master lists as active ({} while it cannot say)."""
+    try:
+        status, body, _ = get(f"http://{leader_ip}:5050/master/slaves", auth=False)
+    except OSError:
+        return {}
+    if status != 200 or not isinstance(body, dict):
+        return {}
+    return {s["pid"].split("@")[1]: s for s in body.get("slaves", []) if s["active"]}
 
 
 def wait_for(what, probe, limit, start=None):
