@@ -402,3 +402,36 @@ def total_memory_bytes():
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return 2 * 1024**3
+
+
+def bind_and_serve(flags, app):
+    """--ip / --ip_discovery_command / --advertise_*: (advertised ip, advertised port, server),
+    serving app on the bind address. Both programs do it the same way (libprocess)."""
+    bind_ip = ip_discovery(flags) or flags.get("ip") or "0.0.0.0"
+    ip = bind_ip if bind_ip != "0.0.0.0" else advertised_ip(flags)
+    if flags.get("advertise_ip"):
+        ip = flags.get("advertise_ip")
+    port = int(flags.get("advertise_port") or flags.get("port"))
+    return ip, port, start_http(bind_ip, int(flags.get("port")), app)
+
+
+def setup_logging(flags, warnings_at, build_at):
+    """--log_dir, --logging_level, --quiet as src/logging does it; then the flag warnings and
+    the build line, logged at the given main.cpp places."""
+    log_dir = flags.get("log_dir")
+    if log_dir:
+        try:
+            os.makedirs(log_dir, exist_ok=True)
+        except OSError as exc:
+            raise Exit(f"Failed to create log directory '{log_dir}': {exc.strerror}", "logging.cpp:212") from None
+    level = flags.get("logging_level")
+    if level not in ("INFO", "WARNING", "ERROR"):
+        raise Exit(
+            f"'{level}' is not a valid logging level. Possible values for 'logging_level' flag are: "
+            "'INFO', 'WARNING', 'ERROR'.",
+            "logging.cpp:197",
+        )
+    glog.setup(flags.program, log_dir, level, flags.get("quiet"))
+    for warning in flags.warnings:
+        glog.warning(warnings_at, warning)
+    log_build(build_at)

@@ -57,30 +57,8 @@ class Master:
         flags = self.flags
         if flags.is_set("ip_discovery_command") and flags.is_set("ip"):
             raise Exit("Only one of `--ip` or `--ip_discovery_command` should be specified", "main.cpp:277")
-        bind_ip = common.ip_discovery(flags) or flags.get("ip") or "0.0.0.0"
-        self.ip = bind_ip if bind_ip != "0.0.0.0" else common.advertised_ip(flags)
-        if flags.get("advertise_ip"):
-            self.ip = flags.get("advertise_ip")
-        self.port = int(flags.get("advertise_port") or flags.get("port"))
-        self.http = common.start_http(bind_ip, int(flags.get("port")), self.app)
-
-        log_dir = flags.get("log_dir")
-        if log_dir:
-            try:
-                os.makedirs(log_dir, exist_ok=True)
-            except OSError as exc:
-                raise Exit(f"Failed to create log directory '{log_dir}': {exc.strerror}", "logging.cpp:212") from None
-        level = flags.get("logging_level")
-        if level not in ("INFO", "WARNING", "ERROR"):
-            raise Exit(
-                f"'{level}' is not a valid logging level. Possible values for 'logging_level' flag are: "
-                "'INFO', 'WARNING', 'ERROR'.",
-                "logging.cpp:197",
-            )
-        glog.setup(flags.program, log_dir, level, flags.get("quiet"))
-        for warning in flags.warnings:
-            glog.warning("main.cpp:313", warning)
-        common.log_build("main.cpp:349")
+        self.ip, self.port, self.http = common.bind_and_serve(flags, self.app)
+        common.setup_logging(flags, "main.cpp:313", "main.cpp:349")
 
         registry = flags.get("registry")
         url = None
