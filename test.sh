@@ -19,7 +19,7 @@ ensure_venv requirements-dev.txt
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
 tests/testbed/tools.sh
 if [ "$fast" -eq 1 ]; then
-  exec pytest -m "not molecule and not integration" "$@"
+  exec pytest -m "not molecule and not integration and not e2e" "$@"
 fi
 
 tests/testbed/docker.sh

@@ -36,12 +36,15 @@ for suite in @EXTRA_SUITES@; do
   printf 'Package: *\nPin: release n=%s\nPin-Priority: 100\n' "$suite" > /etc/apt/preferences.d/bundle-$suite
 done
 apt-get update -q -o APT::Update::Error-Mode=any >/dev/null
-apt-get install -y -q --download-only --no-install-recommends @PACKAGES@
+apt-get install -y -q --download-only --no-install-recommends @PACKAGES@ @LOCAL@
 """
 DNF_SCRIPT = r"""
 set -eu
 dnf -q -y install 'dnf-command(download)' >/dev/null
 dnf download --resolve --alldeps --destdir /bundle/packages @PACKAGES@
+if [ -n "@LOCAL@" ]; then
+  dnf -q -y install --downloadonly --downloaddir /bundle/packages @LOCAL@
+fi
 """
 
 
@@ -71,18 +74,25 @@ def _run(cmd: list[str]) -> None:
         raise BundleError(f"{cmd[0]} {cmd[1]} failed with exit status {proc.returncode}")
 
 
-def download_packages(target: dict[str, Any], packages: list[str], out: Path, image: str) -> None:
+def download_packages(target: dict[str, Any], packages: list[str], out: Path, image: str,
+                      extra: Path | None = None) -> None:
+    """Every package and its dependencies; with `extra`, the dependencies of those local
+    packages too (a vendor's mesos needs libraries of the OS, which then travel in the bundle)."""
     pkgdir = out / "packages"
     pkgdir.mkdir(parents=True, exist_ok=True)
+    suffix = ".deb" if target["family"] == "debian" else ".rpm"
+    local = " ".join(shlex.quote(f"/extra/{p.name}") for p in sorted(extra.glob(f"*{suffix}"))) if extra else ""
+    mounts = ["-v", f"{extra.resolve()}:/extra:ro"] if local else []
     if target["family"] == "debian":
         (pkgdir / "partial").mkdir(exist_ok=True)
         script = APT_SCRIPT.replace("@EXTRA_SUITES@", " ".join(target.get("extra_suites", []))).replace(
-            "@PACKAGES@", " ".join(shlex.quote(p) for p in packages))
-        mount = f"{pkgdir.resolve()}:/var/cache/apt/archives"
+            "@PACKAGES@", " ".join(shlex.quote(p) for p in packages)).replace("@LOCAL@", local)
+        mounts += ["-v", f"{pkgdir.resolve()}:/var/cache/apt/archives"]
     else:
-        script = DNF_SCRIPT.replace("@PACKAGES@", " ".join(shlex.quote(p) for p in packages))
-        mount = f"{out.resolve()}:/bundle"
-    _run(["docker", "run", "--rm", "--label", "dcos-bundle=1", "-v", mount, "--entrypoint", "/bin/sh", image,
+        script = DNF_SCRIPT.replace("@PACKAGES@", " ".join(shlex.quote(p) for p in packages)).replace(
+            "@LOCAL@", local)
+        mounts += ["-v", f"{out.resolve()}:/bundle"]
+    _run(["docker", "run", "--rm", "--label", "dcos-bundle=1", *mounts, "--entrypoint", "/bin/sh", image,
           "-c", script])
     shutil.rmtree(pkgdir / "partial", ignore_errors=True)
     (pkgdir / "lock").unlink(missing_ok=True)
@@ -178,7 +188,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, type=Path, help="bundle folder to make or complete")
     parser.add_argument("--components", help="comma-separated components (default: all but mesos, marathon)")
     parser.add_argument("--image", help="clean container image of the target OS (default: from components.yml)")
-    parser.add_argument("--extra-packages", type=Path, help="folder of .deb/.rpm files to add as they are")
+    parser.add_argument("--extra-packages", type=Path,
+                        help="folder of .deb/.rpm files to add (their dependencies are resolved and added too)")
     parser.add_argument("--docker-image", action="append", default=[], help="image to save into the bundle")
     parser.add_argument("--no-files", action="store_true", help="leave out the artifacts of components.yml")
     parser.add_argument("--verify", action="store_true", help="only verify an existing bundle")
@@ -194,10 +205,12 @@ def main(argv: list[str]) -> int:
         target = spec["targets"].get(args.target)
         if target is None:
             raise BundleError(f"unknown target {args.target!r}; known: {', '.join(spec['targets'])}")
+        if args.extra_packages and not args.extra_packages.is_dir():
+            raise BundleError(f"--extra-packages {args.extra_packages}: no such folder")
         components = [c.strip() for c in args.components.split(",")] if args.components else None
         packages = packages_for(target, components)
         args.out.mkdir(parents=True, exist_ok=True)
-        download_packages(target, packages, args.out, args.image or target["image"])
+        download_packages(target, packages, args.out, args.image or target["image"], args.extra_packages)
         if target.get("files") and not args.no_files:
             fetch_files(target["files"], args.out)
         if args.extra_packages:

@@ -4,6 +4,7 @@ Exit codes: 0 success, 1 run failed, 2 bad input, 3 precheck failed, 130 interru
 
 import argparse
 import difflib
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", metavar="HOSTS", help="only these hosts (Ansible --limit pattern)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before installing")
     p.add_argument("--json", action="store_true", help="machine-readable events on stdout, one JSON per line")
-    p.add_argument("--demo", action="store_true", help="install into a local container cluster")
+    p.add_argument("--demo", action="store_true",
+                   help="make a local container cluster (Docker) and install into it; config under runs/demo/")
+    p.add_argument("--destroy", action="store_true", help="with --demo: remove the demo cluster")
+    p.add_argument("--agents", type=int, default=2, metavar="N", help="with --demo: number of agents (default: 2)")
     p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where runs are recorded (default: runs/)")
     p.add_argument("--list-phases", action="store_true", help="list the phases and exit")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more Ansible output in the log")
@@ -91,9 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list_phases:
         return _list_phases()
+    if args.destroy and not args.demo:
+        _err("--destroy goes with --demo")
+        return EXIT_BAD_INPUT
     if args.demo:
-        _err("--demo (a local container cluster) is not built yet; give a config.cfg for real hosts")
-        return EXIT_FAILED
+        if args.config:
+            _err("--demo makes its own config.cfg (under runs/demo/): give no config file")
+            return EXIT_BAD_INPUT
+        code = _demo(args)
+        if code is not None:
+            return code
     if not args.config:
         _parser().print_usage(sys.stderr)
         _err("give the config file: ./install.sh config.cfg (copy config.cfg.example to start)")
@@ -148,6 +159,32 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     return follow(run, args)
+
+
+def _demo(args) -> int | None:
+    """Make (or reuse) the demo cluster and point args at its config; an exit code when done."""
+    from installer import demo
+
+    cluster = demo.DemoCluster(agents=args.agents)
+    folder = args.runs_dir / "demo"
+    try:
+        if args.destroy:
+            if shutil.which("docker"):
+                cluster.destroy()
+            print(f"demo cluster removed (containers {cluster.prefix}-*, network {cluster.network}); "
+                  f"its config, key and bundle stay in {folder}")
+            return 0
+        print("demo: Docker and the node image (tests/testbed/), the bundle with the stand-in Mesos and Marathon, "
+              f"{len(cluster.nodes)} containers on the internal network {cluster.subnet}", flush=True)
+        demo.ensure_testbed()
+        args.config = str(demo.prepare(cluster, folder.resolve(), reuse=True))
+    except demo.DemoError as exc:
+        _err(f"--demo: {exc}")
+        return EXIT_FAILED
+    print(f"demo: config {args.config}; log in to a host: ssh -i {folder / 'id_ed25519'} {demo.SSH_USER}@<ip>; "
+          "remove it all: ./install.sh --demo --destroy", flush=True)
+    args.yes = True
+    return None
 
 
 def _display(args):

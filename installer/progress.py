@@ -199,6 +199,13 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
         for phase, failure in failures:
             console.print(f"  {failure['host']}  [{phase}] {failure['task']}: {failure['status']}: {failure['msg']}",
                           markup=False, highlight=False)
+    links = run.endpoints()
+    if links:
+        console.print("Open:")
+        width = max(len(link.name) for link in links)
+        for link in links:
+            console.print(f"  {link.name:<{width}}  {link.url}" + (f"  ({link.note})" if link.note else ""),
+                          markup=False, highlight=False)
     console.print(f"Full log: {run.run_dir.log_file}", markup=False, highlight=False)
     console.print(f"Events:   {run.run_dir.events_file}", markup=False, highlight=False)
     if run.state == "precheck_failed":

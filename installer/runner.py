@@ -24,6 +24,7 @@ import yaml
 
 from installer.bundle import verify_bundle
 from installer.config import Config, load_config
+from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, translate
 from installer.phases import Phase, select
 from installer.rundir import RunDir, create_run_dir, write_json
@@ -81,6 +82,20 @@ class RunStatus:
     elapsed: float
 
 
+def _orphan_playbook(lock_text: str) -> int | None:
+    """The ansible-playbook an earlier (killed) installer recorded in the lock file, if it
+    still runs."""
+    for line in lock_text.splitlines():
+        kind, _, pid = line.partition(" ")
+        if kind == "playbook" and pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                return None
+            return int(pid) if b"ansible-playbook" in cmdline else None
+    return None
+
+
 class Run:
     def __init__(self, cfg: Config, options: RunOptions, phases: list[Phase]):
         self.cfg = cfg
@@ -123,12 +138,18 @@ class Run:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            holder = os.pread(fd, 64, 0).decode(errors="replace").split("\n", 1)[0].strip()
             os.close(fd)
             raise RunBusy(f"another run of cluster {self.cfg.cluster.name!r} is in progress (pid {holder or '?'}); "
                           f"wait for it or stop it first") from None
+        orphan = _orphan_playbook(os.pread(fd, 256, 0).decode(errors="replace"))
+        if orphan:
+            os.close(fd)
+            raise RunBusy(f"an ansible-playbook of an earlier run of {self.cfg.cluster.name!r} still runs "
+                          f"(pid {orphan}): its installer was killed. Wait for it to end, or stop it: "
+                          f"kill {orphan}") from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
         secrets_file, _ = ensure_secrets(self.cfg, runs_dir)
         self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file, self.options.extravars)
@@ -206,15 +227,23 @@ class Run:
                 os.close(self._lock_fd)
             self._done.set()
 
+    def endpoints(self) -> list[Endpoint]:
+        """Where to open the cluster, once a run that ended with the verify phase succeeded."""
+        done = self.state == "successful" and not self.options.check and not self.options.precheck_only
+        if not done or "verify" not in [p.name for p in self.phases]:
+            return []
+        return endpoints(self.cfg)
+
     def _finish(self, state: str, exit_code: int, failed_phase: str | None) -> None:
         self.state, self.exit_code = state, exit_code
         duration = round(time.time() - self._started, 1)
+        links = [e.as_dict() for e in self.endpoints()]
         write_json(self.run_dir.summary_file, {
             "run_id": self.run_dir.run_id, "status": self.state, "exit_code": self.exit_code,
-            "duration": duration, "phases": [r.__dict__ for r in self.results],
+            "duration": duration, "phases": [r.__dict__ for r in self.results], "endpoints": links,
         })
         self._emit(event("run_end", status=self.state, exit_code=self.exit_code, duration=duration,
-                         failed_phase=failed_phase, run_dir=str(self.run_dir.path)))
+                         failed_phase=failed_phase, run_dir=str(self.run_dir.path), endpoints=links))
 
     def _run_precheck(self) -> bool:
         """One parallel gather of every host, then every check on the controller."""
@@ -234,7 +263,14 @@ class Run:
         log = self.run_dir.log_file.open("a")
         log.write("\n===== precheck (precheck.yml) =====\n")
 
+        recorded: list[int] = []
+
         def on_event(raw: dict[str, Any]) -> bool:
+            if raw.get("pid") and not recorded and self._lock_fd is not None:
+                # So a later run can tell when this playbook outlived a killed installer.
+                recorded.append(raw["pid"])
+                os.ftruncate(self._lock_fd, 0)
+                os.pwrite(self._lock_fd, f"{os.getpid()}\nplaybook {raw['pid']}\n".encode(), 0)
             if raw.get("stdout"):
                 log.write(raw["stdout"] + "\n")
             collector.feed(raw)
@@ -277,7 +313,14 @@ class Run:
         log = self.run_dir.log_file.open("a")
         log.write(f"\n===== phase {phase.name} ({phase.playbook}) =====\n")
 
+        recorded: list[int] = []
+
         def on_event(raw: dict[str, Any]) -> bool:
+            if raw.get("pid") and not recorded and self._lock_fd is not None:
+                # So a later run can tell when this playbook outlived a killed installer.
+                recorded.append(raw["pid"])
+                os.ftruncate(self._lock_fd, 0)
+                os.pwrite(self._lock_fd, f"{os.getpid()}\nplaybook {raw['pid']}\n".encode(), 0)
             if raw.get("stdout"):
                 log.write(raw["stdout"] + "\n")
                 log.flush()

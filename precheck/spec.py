@@ -30,7 +30,7 @@ def urls_of(cfg: Config, groups: list[str]) -> list[dict[str, str]]:
     ca = REGISTRY_CA.format(address=registry_address)
     repo = f"http://{installer.ip}:{cfg.repo.port}/"
     if "installer" in groups:
-        return [{"name": "repo_index", "url": f"{repo}debian/Packages"},
+        return [{"name": "repo_index", "url": f"{repo}debian/Packages", "lines": "Package:"},
                 {"name": "registry_catalog", "url": f"https://{registry_address}/v2/_catalog", "ca_file": ca}]
     return [{"name": "repo", "url": repo},
             {"name": "registry", "url": f"https://{registry_address}/v2/", "ca_file": ca}]

@@ -175,3 +175,21 @@ def test_a_bad_gossip_key_is_refused_without_printing_it(tmp_path, capsys):
     assert main([str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "[consul] gossip_key = (hidden)" in err and "dG9vLXNob3J0LXNlY3JldA" not in err
+
+
+def test_the_config_reference_is_current_and_the_example_shows_every_default():
+    from installer.config.reference import _default, render
+
+    assert (TOP / "docs" / "config.md").read_text() == render(), \
+        "docs/config.md is stale: .venv/bin/python -m installer.config.reference > docs/config.md"
+    raw, _ = read_raw(EXAMPLE)
+    # Keys the example fills in on purpose (a cluster needs them); every other key shows its default.
+    filled = {("cluster", "name"), ("keepalived", "vip"), ("mysql", "master"), ("mysql", "slave")}
+    for name, model in SECTIONS.items():
+        for key, field in model.model_fields.items():
+            if (name, key) in filled:
+                continue
+            shown = raw.sections[name].entries[key].value.strip()
+            default = _default(field)
+            assert shown == ("" if default == "(empty)" else default), \
+                f"[{name}] {key}: example {shown!r}, default {default!r}"

@@ -133,7 +133,10 @@ def test_consul_inputs_follow_the_config(inputs):
                                         "cadvisor"}
     leader = services["master1"]["mesos-master-leader"]
     assert (leader["name"], leader["tags"]) == ("mesos-master", ["leader"])  # leader.mesos-master.service.consul
-    assert leader["check"]["args"][-1] == "curl -sf http://10.0.0.11:5050/metrics/snapshot | grep -q master/elected.:1"
+    # exit 2 (critical) on a follower: a script check's exit 1 is only a warning, which Consul's
+    # DNS still answers with
+    assert leader["check"]["args"][-1] == \
+        "curl -sf http://10.0.0.11:5050/metrics/snapshot | grep -q master/elected.:1 || exit 2"
     assert set(services["agent1"]) == {"mesos-agent", "mysql-master", "mysql-vip", "cadvisor"}
     assert set(services["agent2"]) == {"mesos-agent", "mysql-slave", "mysql-vip", "cadvisor"}
     assert services["agent2"]["mysql-vip"]["check"]["args"] == ["/usr/local/bin/dcos-mysql-vip-check"]

@@ -57,3 +57,15 @@ def test_meta_names_the_role_for_molecule(role):
     info = load_yaml(ROLES / role / "meta" / "main.yml")["galaxy_info"]
     assert info["namespace"] == "dcos"
     assert info["role_name"] == role
+
+
+def test_every_component_is_recognised_by_a_fact_a_role_writes():
+    """The precheck tells our installs from foreign ones by these facts: a fact no role writes
+    makes every re-run refuse the installer's own service as foreign."""
+    import re
+
+    from installer.components import COMPONENTS
+
+    written = {m for path in ROLES.rglob("*.yml")
+               for m in re.findall(r"facts\.d/(dcos_[a-z_]+)\.fact", path.read_text())}
+    assert {c.name: c.fact for c in COMPONENTS if c.fact not in written} == {}

@@ -33,7 +33,10 @@ options:
     elements: str
     default: []
   urls:
-    description: Name to URL (http or https) to fetch; https is verified with ca_file when given.
+    description: >-
+      Name to URL (http or https) to fetch; https is verified with ca_file when given. The
+      first 64 KiB of the body are returned, or, with C(lines), every line of the whole body
+      (up to 64 MiB) that starts with that prefix (a repo index of any size).
     type: list
     elements: dict
     default: []
@@ -283,7 +286,7 @@ def resolve(names):
     return answers
 
 
-def fetch(url, ca_file, timeout):
+def fetch(url, ca_file, timeout, lines=None):
     result = {"url": url}
     context = None
     try:
@@ -298,7 +301,11 @@ def fetch(url, ca_file, timeout):
         else:
             response = urlopen(request, timeout=timeout)
         result["status"] = response.getcode()
-        result["body"] = response.read(65536).decode("utf-8", "replace")
+        if lines:
+            body = response.read(64 * 1024 * 1024).decode("utf-8", "replace")
+            result["body"] = "\n".join(line for line in body.splitlines() if line.startswith(lines))
+        else:
+            result["body"] = response.read(65536).decode("utf-8", "replace")
     except HTTPError as exc:
         result["status"] = exc.code
     except (URLError, socket.error, socket.timeout, ssl.SSLError, ValueError, IOError, OSError) as exc:
@@ -430,7 +437,8 @@ def main():
         "chrony": safe(chrony),
         "ntp": safe(sntp, params["ntp_server"], params["timeout"]) if params["ntp_server"] else None,
         "dns": safe(resolve, params["dns_names"]),
-        "urls": dict((item["name"], safe(fetch, item["url"], item.get("ca_file"), params["timeout"]))
+        "urls": dict((item["name"], safe(fetch, item["url"], item.get("ca_file"), params["timeout"],
+                                                item.get("lines")))
                      for item in params["urls"]),
         "components": safe(components, params["components"]),
         "local_facts": safe(local_facts),

@@ -1,0 +1,243 @@
+"""A whole cluster in local containers: what `./install.sh --demo` installs into, what the
+end-to-end test and the benchmarks use.
+
+One installer host, three masters (the first two also the lb hosts), N agents: systemd
+containers of the test-bed image (tests/testbed/build-image.sh) on an `--internal` Docker
+network, so no host reaches a mirror and everything comes from the bundle, exactly as in an
+air-gapped data center. Each runs sshd with the sudo user `dcos`; Ansible logs in with a key
+made for the cluster. The bundle is made on this machine (which has a mirror) with the
+stand-in Mesos and Marathon packages of tests/standins/, since the real ones cannot be
+obtained here. The config.cfg is config.cfg.example with only the hosts, addresses, VIP and
+SSH login changed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+IMAGE = "dcos-testbed/node:bookworm"
+SYSTEMD_OPTS = [
+    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_PTRACE",
+    "--stop-signal", "SIGRTMIN+3", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock",
+    # Docker's data root on a volume, as on a real disk: overlay2 cannot stack on overlayfs.
+    "-v", "/var/lib/docker",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+]
+SSH_USER = "dcos"
+
+
+class DemoError(Exception):
+    pass
+
+
+def docker(*args: str, check: bool = True, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    if shutil.which("docker") is None:
+        raise DemoError("docker is not installed: tests/testbed/docker.sh installs and starts it")
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise DemoError(f"docker {' '.join(args[:3])} failed: {proc.stderr.strip()}")
+    return proc
+
+
+@dataclass
+class Node:
+    container: str
+    name: str
+    ip: str
+
+    def sh(self, script: str, check: bool = True, timeout: int = 120) -> str:
+        return docker("exec", self.container, "sh", "-c", script, check=check, timeout=timeout).stdout
+
+
+def ssh_keypair(folder: Path) -> Path:
+    key = folder / "id_ed25519"
+    if not key.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dcos-demo", "-f", str(key)],
+                       check=True)
+    key.chmod(0o600)
+    return key
+
+
+def start_nodes(nodes: list[Node], network: str, subnet: str, key: Path, label: str,
+                internal: bool = False) -> None:
+    """One systemd container per node on its own network; SSH as `dcos` with the key."""
+    remove_nodes([n.container for n in nodes], network)
+    docker("network", "create", "--label", label, "--subnet", subnet, *(["--internal"] if internal else []),
+           network)
+    pub = key.with_suffix(".pub").read_text().strip()
+    for node in nodes:
+        docker("run", "-d", "--name", node.container, "--hostname", node.name, "--label", label,
+               "--network", network, "--ip", node.ip, *SYSTEMD_OPTS, IMAGE)
+    for node in nodes:
+        node.sh("systemctl is-system-running --wait >/dev/null 2>&1 || true", timeout=180)
+        node.sh(f"install -d -m 700 -o {SSH_USER} -g {SSH_USER} /home/{SSH_USER}/.ssh && echo '{pub}' "
+                f"> /home/{SSH_USER}/.ssh/authorized_keys && chown {SSH_USER}:{SSH_USER} "
+                f"/home/{SSH_USER}/.ssh/authorized_keys && chmod 600 /home/{SSH_USER}/.ssh/authorized_keys")
+    for node in nodes:
+        wait_for_ssh(node.ip)
+
+
+def remove_nodes(containers: list[str], network: str) -> None:
+    for name in containers:
+        docker("rm", "-f", "-v", name, check=False)
+    docker("network", "rm", network, check=False)
+
+
+def wait_for_ssh(ip: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((ip, 22), timeout=2) as conn:
+                if conn.recv(4).startswith(b"SSH"):
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise DemoError(f"SSH on {ip} did not answer within {timeout}s")
+
+
+@dataclass
+class DemoCluster:
+    """The container cluster: names, addresses, and what it takes to make and remove it."""
+
+    prefix: str = "dcos-demo"
+    subnet: str = "172.29.50.0/24"
+    agents: int = 2
+    label: str = "dcos-demo=1"
+    name: str = "demo"
+    nodes: list[Node] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.agents <= 50:
+            raise DemoError(f"--agents {self.agents}: give 1 to 50")
+        net = ipaddress.ip_network(self.subnet)
+        base = net.network_address
+        names = [("installer", 10)] + [(f"master{i}", 10 + i) for i in (1, 2, 3)] + \
+                [(f"agent{i}", 20 + i) for i in range(1, self.agents + 1)]
+        self.nodes = [Node(f"{self.prefix}-{n}", n, str(base + offset)) for n, offset in names]
+        self.vip = str(base + 250)
+        self.prefixlen = net.prefixlen
+
+    @property
+    def network(self) -> str:
+        return f"{self.prefix}-net"
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def group(self, prefix: str) -> list[Node]:
+        return [n for n in self.nodes if re.fullmatch(rf"{prefix}\d*", n.name)]
+
+    def create(self, folder: Path) -> Path:
+        """Start the containers; returns the SSH key Ansible logs in with."""
+        key = ssh_keypair(folder)
+        start_nodes(self.nodes, self.network, self.subnet, key, self.label, internal=True)
+        return key
+
+    def destroy(self) -> None:
+        remove_nodes([n.container for n in self.nodes], self.network)
+
+    def running(self) -> bool:
+        """Every container of the cluster runs (and no other agent count was asked)."""
+        names = set(docker("ps", "--format", "{{.Names}}", "--filter", f"name=^{self.prefix}-",
+                           check=False).stdout.split())
+        return names == {n.container for n in self.nodes}
+
+    def config_text(self, key: Path, bundle: Path) -> str:
+        """config.cfg.example with only the hosts, addresses, VIP, SSH login and bundle changed."""
+        return make_config((TOP / "config.cfg.example").read_text(), {
+            "installer": [f"installer = {self.node('installer').ip}"],
+            "masters": [f"{n.name} = {n.ip}" for n in self.group("master")],
+            "agents": [f"{n.name} = {n.ip}" for n in self.group("agent")],
+        }, {
+            ("cluster", "name"): self.name,
+            ("cluster", "ssh_user"): SSH_USER,
+            ("cluster", "ssh_key_file"): str(key),
+            ("keepalived", "vip"): f"{self.vip}/{self.prefixlen}",
+            ("repo", "bundle"): str(bundle),
+        })
+
+
+def make_config(example: str, hosts: dict[str, list[str]], values: dict[tuple[str, str], str]) -> str:
+    """Rewrite an example config: the host lines of the named sections, and single keys;
+    every comment and every other line stays as it is."""
+    out: list[str] = []
+    section = ""
+    replaced: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    for line in example.splitlines():
+        header = re.match(r"^\[(\w+)\]\s*$", line)
+        if header:
+            section = header.group(1)
+            out.append(line)
+            if section in hosts:
+                out.extend(hosts[section])
+                replaced.add(section)
+            continue
+        stripped = line.strip()
+        if section in hosts and stripped and not stripped.startswith(("#", ";")):
+            continue  # an example host line
+        key = re.match(r"^(\w+)\s*=", line)
+        if key and (section, key.group(1)) in values:
+            out.append(f"{key.group(1)} = {values[(section, key.group(1))]}")
+            seen.add((section, key.group(1)))
+            continue
+        out.append(line)
+    missing = [f"[{s}]" for s in hosts if s not in replaced] + [f"[{s}] {k}" for s, k in values if (s, k) not in seen]
+    if missing:
+        raise DemoError(f"config.cfg.example has no {', '.join(missing)}")
+    return "\n".join(out) + "\n"
+
+
+def ensure_testbed() -> None:
+    """Docker running and the node image built (the test bed's own scripts; root or sudo)."""
+    for script in ("docker.sh", "build-image.sh"):
+        proc = subprocess.run(["bash", str(TOP / "tests" / "testbed" / script)], check=False)
+        if proc.returncode != 0:
+            raise DemoError(f"tests/testbed/{script} failed (exit {proc.returncode})")
+
+
+def build_bundle(out: Path, standins: Path) -> None:
+    """The offline bundle of every component, with the stand-in Mesos and Marathon packages and
+    their dependencies; resolved in the node image, so exactly what the hosts lack is in it.
+    Only what is missing is downloaded again."""
+    subprocess.run([sys.executable, "-m", "tests.standins.build", str(standins)], cwd=TOP, check=True,
+                   stdout=subprocess.DEVNULL)
+    proc = subprocess.run([str(TOP / "install.sh"), "bundle", "--target", "debian12", "--out", str(out),
+                           "--image", IMAGE, "--extra-packages", str(standins)], check=False,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise DemoError(f"making the bundle failed:\n{proc.stderr[-3000:]}")
+
+
+def prepare(cluster: DemoCluster, folder: Path, bundle: Path | None = None, reuse: bool = False) -> Path:
+    """Bundle, containers and config.cfg under folder; returns the config path. With reuse,
+    running containers of the cluster are kept (a second --demo installs into them again)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle = bundle or folder / "bundle"
+    build_bundle(bundle, folder / "standins")
+    key = ssh_keypair(folder) if reuse and cluster.running() else cluster.create(folder)
+    assert_air_gapped(cluster)
+    config = folder / "config.cfg"
+    config.write_text(cluster.config_text(key, bundle))
+    return config
+
+
+def assert_air_gapped(cluster: DemoCluster) -> None:
+    """No host may reach the Debian mirror: everything must come from the bundle."""
+    probe = ("python3 -c \"import socket,sys\ntry:\n socket.create_connection(('deb.debian.org', 80), 3)\n"
+             "except OSError as e:\n print('unreachable', e)\nelse:\n print('REACHED')\"")
+    for node in cluster.nodes:
+        out = node.sh(probe, check=False).strip()
+        if "REACHED" in out or not out:
+            raise DemoError(f"{node.name} reaches deb.debian.org: the cluster network is not air-gapped")
