@@ -1,0 +1,67 @@
+"""The demo cluster's config.cfg (also the end-to-end test's): config.cfg.example with only
+hosts, addresses, VIP, SSH login and bundle changed, and valid; the URLs a run prints."""
+
+import pytest
+
+from installer.config import load_config
+from installer.demo import DemoCluster, DemoError, make_config
+from installer.endpoints import endpoints
+
+
+def _config(tmp_path, agents=2):
+    cluster = DemoCluster(agents=agents)
+    key = tmp_path / "id_ed25519"
+    key.write_text("key\n")
+    key.chmod(0o600)
+    (tmp_path / "bundle").mkdir()
+    path = tmp_path / "config.cfg"
+    path.write_text(cluster.config_text(key, tmp_path / "bundle"))
+    return cluster, path
+
+
+def test_the_demo_config_is_the_example_with_only_hosts_vip_and_login_changed(tmp_path):
+    from installer.demo import TOP
+
+    _, path = _config(tmp_path)
+    cfg = load_config(path)
+    assert [(h.name, str(h.ip)) for h in cfg.group("masters")] == [
+        ("master1", "172.29.50.11"), ("master2", "172.29.50.12"), ("master3", "172.29.50.13")]
+    assert [h.name for h in cfg.group("agents")] == ["agent1", "agent2"]
+    assert [h.name for h in cfg.group("lb")] == ["master1", "master2"]
+    assert str(cfg.keepalived.vip) == "172.29.50.250/24" and cfg.cluster.ssh_user == "dcos"
+    assert (cfg.mysql_master.name, cfg.mysql_slave.name) == ("agent1", "agent2")
+    example = (TOP / "config.cfg.example").read_text().splitlines()
+    written = path.read_text().splitlines()
+    # every comment of the example is still there, in order
+    assert [line for line in written if line.startswith("#")] == [line for line in example if line.startswith("#")]
+    changed = set(written) - set(example)
+    assert all(line.split(" =")[0] in {"name", "ssh_user", "ssh_key_file", "vip", "bundle", "installer"}
+               or line.startswith(("master", "agent")) for line in changed), changed
+
+
+def test_more_agents_get_their_own_addresses(tmp_path):
+    _, path = _config(tmp_path, agents=8)
+    cfg = load_config(path)
+    assert [str(h.ip) for h in cfg.group("agents")][-1] == "172.29.50.28"
+    with pytest.raises(DemoError):
+        DemoCluster(agents=0)
+
+
+def test_a_key_the_example_lacks_is_an_error():
+    with pytest.raises(DemoError, match=r"\[cluster\] nope"):
+        make_config("[cluster]\nname = x\n", {}, {("cluster", "nope"): "1"})
+
+
+def test_the_urls_go_through_the_vip_or_the_first_master(tmp_path):
+    _, path = _config(tmp_path)
+    links = {e.name: e.url for e in endpoints(load_config(path))}
+    assert links["Marathon"] == "http://172.29.50.250/"
+    assert links["Mesos"] == "http://172.29.50.250:8050/"
+    assert links["Consul"] == "http://172.29.50.250:8550/ui/"
+    assert links["Docker registry"] == "https://172.29.50.10:5000/v2/"
+    assert links["MySQL"] == "mysql-vip.service.consul:3306"
+    bare = tmp_path / "bare.cfg"
+    bare.write_text("[cluster]\nname = x\n[installer]\ni = 10.0.0.5\n[masters]\nm = 10.0.0.11\n[agents]\nm\n")
+    links = {e.name: e.url for e in endpoints(load_config(bare))}
+    assert links["Marathon"] == "http://10.0.0.11:8080/" and links["Mesos"] == "http://10.0.0.11:5050/"
+    assert "MySQL" not in links and "HAProxy stats" not in links
