@@ -32,6 +32,20 @@ _MARK = {"successful": "✔", "failed": "✘", "canceled": "■", "timeout": "�
          "skipped": "-"}
 
 
+def unfinished_note(ev: dict[str, Any]) -> str | None:
+    """What a run says when the one before it never ended (its installer was killed)."""
+    prev = ev.get("unfinished")
+    if not prev:
+        return None
+    phase = prev.get("phase")
+    where = f"in the {phase} phase" if phase and phase != "precheck" else (
+        "in the precheck" if phase else "before its first phase")
+    resume = (f"; to resume where it stopped instead, run with --from {phase}"
+              if phase and phase != "precheck" else "")
+    return (f"note: the last run {prev['run_id']} never ended (its installer was killed?): it stopped {where}. "
+            f"This run goes through its phases from the start, which finishes that work{resume}.")
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
@@ -78,6 +92,8 @@ class PlainDisplay:
         if kind == "run_start":
             self._line(f"run {ev['run_id']}: phases {', '.join(ev['phases']) or '(none)'}; "
                        f"{len(ev['hosts'])} hosts{' (check mode)' if ev.get('check') else ''}")
+            if note := unfinished_note(ev):
+                self._line(note)
         elif kind == "precheck_start":
             self._line(f"precheck: observing {len(ev['hosts'])} hosts")
         elif kind == "precheck_end":
@@ -126,6 +142,8 @@ class LiveDisplay:
             self.phases = [PhaseResult(name) for name in ev["phases"]]
             self.hosts = len(ev["hosts"])
             self.run_id = ev["run_id"]
+            if note := unfinished_note(ev):
+                self.live.console.print(note, style="yellow", highlight=False)
         elif kind == "precheck_start":
             self.current = {"phase": "precheck", "task": "observing every host"}
         elif kind == "precheck_end":

@@ -179,5 +179,25 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     return run
 
 
+def unfinished_run(runs_dir: Path, cluster: str) -> dict[str, str | None] | None:
+    """The cluster's newest run, when it never ended (its installer was killed, or the machine
+    went down): its id and the phase it was in. A run that failed or was interrupted ends with
+    run_end and is not reported. Call with the cluster's lock held."""
+    runs = sorted(p for p in runs_dir.glob(f"*-{cluster}") if p.is_dir() and not p.is_symlink())
+    if not runs or not (runs[-1] / "events.jsonl").is_file():
+        return None
+    phase = None
+    for line in (runs[-1] / "events.jsonl").read_text(errors="replace").splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the kill
+        if ev.get("type") == "run_end":
+            return None
+        if ev.get("type") in ("phase_start", "precheck_start"):
+            phase = ev.get("phase", "precheck")
+    return {"run_id": runs[-1].name, "phase": phase}
+
+
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")

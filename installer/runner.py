@@ -27,7 +27,7 @@ from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, translate
 from installer.phases import Phase, select
-from installer.rundir import RunDir, create_run_dir, write_json
+from installer.rundir import RunDir, create_run_dir, unfinished_run, write_json
 from installer.secrets import ensure_secrets
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -115,6 +115,7 @@ class Run:
         self.exit_code: int | None = None
         self.state = "running"
         self.precheck_results: list | None = None
+        self.unfinished: dict[str, str | None] | None = None  # the previous run, when it never ended
 
     # ---- starting -------------------------------------------------------------------------
     @classmethod
@@ -152,6 +153,7 @@ class Run:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
         secrets_file, _ = ensure_secrets(self.cfg, runs_dir)
+        self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
         self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file, self.options.extravars)
 
     # ---- the portal API ------------------------------------------------------------------
@@ -194,7 +196,8 @@ class Run:
         try:
             self._emit(event("run_start", run_id=self.run_dir.run_id, run_dir=str(self.run_dir.path),
                              phases=[p.name for p in self.phases], hosts=[h.id for h in self.cfg.all_hosts()],
-                             check=self.options.check, precheck=self.options.precheck or self.options.precheck_only))
+                             check=self.options.check, precheck=self.options.precheck or self.options.precheck_only,
+                             unfinished=self.unfinished))
             failed_phase = None
             if (self.options.precheck or self.options.precheck_only) and not self._run_precheck():
                 self._finish("precheck_failed", EXIT_PRECHECK, "precheck")

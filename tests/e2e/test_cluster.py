@@ -277,7 +277,8 @@ def test_second_run_changes_nothing(installed):
 
 def test_a_killed_run_is_run_again_and_completes(installed):
     # Work for the run to do: an agent is down. Kill the installer (and its whole process
-    # group) in the zookeeper phase, before the mesos phase would start the agent again.
+    # group) in the middle of the hosts phase, long before the mesos phase would start the
+    # agent again.
     agent = _node("agent2")
     agent.sh("systemctl stop dcos-mesos-agent")
     runs = installed["runs"]
@@ -286,14 +287,15 @@ def test_a_killed_run_is_run_again_and_completes(installed):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                             start_new_session=True)
 
-    def in_zookeeper_phase() -> bool:
+    def mid_hosts_phase() -> bool:
         new = [p for p in runs.iterdir() if p.is_dir() and p not in before]
         if not new or not (new[0] / "events.jsonl").exists():
             return False
-        events = [json.loads(line) for line in (new[0] / "events.jsonl").read_text().splitlines()]
-        return any(e["type"] == "task_start" and e.get("phase") == "zookeeper" for e in events)
+        events = [json.loads(line) for line in (new[0] / "events.jsonl").read_text().splitlines()
+                  if line.endswith("}")]
+        return sum(e["type"] == "task_start" and e.get("phase") == "hosts" for e in events) >= 12
 
-    _wait(in_zookeeper_phase, 900, interval=0.5, what="the run reaching the zookeeper phase")
+    _wait(mid_hosts_phase, 900, interval=0.5, what="the run reaching the middle of the hosts phase")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert agent.sh("systemctl is-active dcos-mesos-agent", check=False).strip() != "active"
@@ -307,6 +309,8 @@ def test_a_killed_run_is_run_again_and_completes(installed):
         os.kill(pid, signal.SIGTERM)
         _wait(lambda: not Path(f"/proc/{pid}").exists(), 60)
         again = _install(installed, "--yes")
+    assert f"the last run {killed.name} never ended" in again.stdout
+    assert "stopped in the hosts phase" in again.stdout and "--from hosts" in again.stdout
     assert again.returncode == 0, (again.stdout + again.stderr)[-6000:]
     assert agent.sh("systemctl is-active dcos-mesos-agent").strip() == "active"
     leader = _mesos_leader()

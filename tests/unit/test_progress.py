@@ -41,3 +41,30 @@ def test_json_mode_prints_one_event_per_line():
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["type"] for e in lines] == [e["type"] for e in EVENTS]
     assert lines[-1]["exit_code"] == 1
+
+
+def _write_run(runs, run_id: str, events: list[dict]) -> None:
+    (runs / run_id).mkdir(parents=True)
+    (runs / run_id / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+
+def test_a_run_after_a_killed_one_says_where_that_one_stopped(tmp_path):
+    from installer.rundir import unfinished_run
+
+    assert unfinished_run(tmp_path, "prod") is None  # no run yet
+    _write_run(tmp_path, "20261127-100000-prod", EVENTS)  # ended (failed): nothing to say
+    assert unfinished_run(tmp_path, "prod") is None
+    killed = EVENTS[:3]
+    _write_run(tmp_path, "20261127-110000-prod", killed)
+    (tmp_path / "20261127-110000-prod" / "events.jsonl").open("a").write('{"type": "task_st')  # cut by the kill
+    _write_run(tmp_path, "20261127-120000-other", EVENTS[:1])  # another cluster's run
+    prev = unfinished_run(tmp_path, "prod")
+    assert prev == {"run_id": "20261127-110000-prod", "phase": "hosts"}
+
+    out = io.StringIO()
+    display = PlainDisplay(out)
+    display.handle(event("run_start", run_id="r2", run_dir="/tmp/r2", phases=["hosts"], hosts=["m1"], check=False,
+                         unfinished=prev))
+    text = out.getvalue()
+    assert "the last run 20261127-110000-prod never ended" in text
+    assert "stopped in the hosts phase" in text and "--from hosts" in text

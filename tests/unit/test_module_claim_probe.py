@@ -1,0 +1,134 @@
+"""The two modules every role leans on, run as Ansible runs them (a Python process reading its
+arguments): `claim` (who installed a component; refuse a foreign one) and `probe` (units,
+paths, kernel settings, names in one round trip)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ansible.plugins.filter.core import to_nice_json
+
+MODULES = Path(__file__).resolve().parents[2] / "collections/ansible_collections/dcos/installer/plugins/modules"
+sys.path.insert(0, str(MODULES.parents[4]))
+
+from ansible_collections.dcos.installer.plugins.modules import probe  # noqa: E402
+
+
+def run(module: str, tmp_path: Path, check: bool = False, **args) -> dict:
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check}}))
+    proc = subprocess.run([sys.executable, str(MODULES / f"{module}.py"), str(args_file)],
+                          capture_output=True, text=True, check=False)
+    result = json.loads(proc.stdout)
+    assert ("failed" in result) == (proc.returncode != 0), proc.stderr
+    return result
+
+
+@pytest.fixture()
+def host(tmp_path):
+    """A fake host root: the marker goes to facts.d under it (made by the module)."""
+    return {"marker": str(tmp_path / "facts.d" / "dcos_zookeeper.fact"), "version": "1.2.3",
+            "what": "ZooKeeper", "host": "master1", "hint": "Remove it, or set [cluster] adopt = zookeeper."}
+
+
+def test_a_clean_host_is_marked_once_and_then_left_alone(tmp_path, host):
+    jar = tmp_path / "zookeeper.jar"
+    first = run("claim", tmp_path, footprint=[str(jar)], record={"myid": 2}, **host)
+    assert first["changed"] and not first["marked"] and first["found"] == []
+    marker = Path(host["marker"])
+    assert json.loads(marker.read_text()) == {"installed_by": "dcos-installer", "version": "1.2.3",
+                                              "myid": 2, "adopted": False}
+    assert oct(marker.stat().st_mode & 0o777) == "0o644"
+    assert oct(marker.parent.stat().st_mode & 0o777) == "0o755"
+    jar.write_text("")  # the package is installed now: still ours
+    again = run("claim", tmp_path, footprint=[str(jar)], record={"myid": 2}, version="9.9", **{
+        k: v for k, v in host.items() if k != "version"})
+    assert not again["changed"] and again["marked"] and again["found"] == [str(jar)]
+    assert json.loads(marker.read_text())["version"] == "1.2.3"  # who installed it, kept
+
+
+def test_a_foreign_install_is_refused_with_what_was_found_and_nothing_written(tmp_path, host):
+    jar = tmp_path / "zookeeper.jar"
+    jar.write_text("")
+    result = run("claim", tmp_path, footprint=[str(jar), str(tmp_path / "absent")], **host)
+    assert result["failed"]
+    assert result["msg"] == (f"ZooKeeper is already installed on master1 ({jar}) and was not installed by the "
+                             "DCOS installer. Remove it, or set [cluster] adopt = zookeeper.")
+    assert not Path(host["marker"]).exists()
+
+
+def test_adopting_marks_it_adopted_and_a_sibling_marker_makes_it_ours(tmp_path, host):
+    binary = tmp_path / "mesos-master"
+    binary.write_text("")
+    adopted = run("claim", tmp_path, footprint=[str(binary)], adopt=True, **host)
+    assert adopted["changed"] and adopted["adopted"]
+    assert json.loads(Path(host["marker"]).read_text())["adopted"] is True
+
+    sibling = tmp_path / "dcos_mesos_agent.fact"
+    sibling.write_text("{}")
+    other = dict(host, marker=str(tmp_path / "facts.d" / "dcos_mesos_master.fact"))
+    ours = run("claim", tmp_path, footprint=[str(binary)], ours=[str(sibling)], **other)
+    assert ours["changed"] and not ours["adopted"]
+
+
+def test_a_record_is_rewritten_only_when_it_changes_and_matches_to_nice_json(tmp_path, host):
+    marker = Path(host["marker"])
+    marker.parent.mkdir()
+    fact = {"installed_by": "dcos-installer", "version": "1.2.3", "mode": "client", "service": "chrony"}
+    marker.write_text(to_nice_json(fact) + "\n")  # as the copy task of earlier versions wrote it
+    same = run("claim", tmp_path, marker=str(marker), version="1.2.3", record={"mode": "client", "service": "chrony"})
+    assert not same["changed"]
+    checked = run("claim", tmp_path, check=True, marker=str(marker), version="1.2.3", record={"mode": "server"})
+    assert checked["changed"] and json.loads(marker.read_text())["mode"] == "client"  # check mode wrote nothing
+    changed = run("claim", tmp_path, marker=str(marker), version="1.2.3", record={"mode": "server"})
+    assert changed["changed"] and json.loads(marker.read_text()) == {
+        "installed_by": "dcos-installer", "version": "1.2.3", "mode": "server"}  # no "adopted" in a record
+
+
+def test_probe_reads_paths_kernel_settings_names_and_modules(tmp_path):
+    present = tmp_path / "here"
+    present.write_text("")
+    result = run("probe", tmp_path, paths=[str(present), str(tmp_path / "gone")],
+                 sysctl=["kernel.ostype", "kernel.no_such_setting"],
+                 resolve=["localhost", "no-such-host.invalid"], kernel_modules=["no_such_module_x"])
+    assert not result["changed"]
+    assert result["paths"] == {str(present): True, str(tmp_path / "gone"): False}
+    assert result["sysctl"] == {"kernel.ostype": "Linux", "kernel.no_such_setting": None}
+    assert result["addresses"]["localhost"][0] == "127.0.0.1"
+    assert result["addresses"]["no-such-host.invalid"] == []
+    assert result["kernel_modules"] == {"no_such_module_x": False}
+    assert result["hostname"]
+
+
+class FakeModule:
+    def __init__(self, rc: int, out: str):
+        self.rc, self.out, self.argv = rc, out, None
+
+    def get_bin_path(self, name):
+        return "/bin/" + name
+
+    def run_command(self, argv):
+        self.argv = argv
+        return self.rc, self.out, ""
+
+    def fail_json(self, **kwargs):
+        raise AssertionError(kwargs["msg"])
+
+
+def test_probe_reads_one_systemctl_show_block_per_unit_in_order():
+    out = ("Id=firewalld.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\n\n"
+           "Id=chrony.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n")
+    fake = FakeModule(0, out)
+    units, systemd = probe.describe_units(fake, ["firewalld.service", "chrony"])
+    assert systemd and fake.argv[-2:] == ["firewalld.service", "chrony.service"]
+    assert units["firewalld.service"]["load"] == "not-found"
+    assert units["chrony"] == {"load": "loaded", "active": "active", "sub": "running", "enabled": "enabled"}
+    with pytest.raises(AssertionError, match="answered for 1 of 2 units"):
+        probe.describe_units(FakeModule(0, out.split("\n\n")[0]), ["a", "b"])
+
+
+def test_probe_without_systemd_reports_every_unit_absent():
+    units, systemd = probe.describe_units(FakeModule(1, "System has not been booted with systemd"), ["chrony"])
+    assert not systemd and units["chrony"]["load"] == "not-found"
