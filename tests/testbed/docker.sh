@@ -6,6 +6,27 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
+# Every systemd container holds about ten inotify instances (systemd, journald, dnsmasq,
+# containerd...), all counted against root of the test machine, whose default limit is 128:
+# twelve containers (the benchmark's 8 agents, or the e2e cluster beside a molecule scenario)
+# run out, and dnsmasq then fails to start ("failed to create inotify"). Raise, never lower,
+# to the values kind documents for the same problem.
+raise_sysctl() {
+  local key=$1 want=$2 file have
+  file=/proc/sys/${key//./\/}
+  have=$(cat "$file" 2>/dev/null || echo 0)
+  if [ "$have" -lt "$want" ]; then
+    if { [ -w "$file" ] && echo "$want" > "$file"; } 2>/dev/null ||
+       { command -v sudo >/dev/null && sudo -n sh -c "echo $want > $file"; } 2>/dev/null; then
+      say "raised $key from $have to $want (systemd containers)"
+    else
+      say "WARNING: $key is $have and cannot be raised; many containers may fail to start services"
+    fi
+  fi
+}
+raise_sysctl fs.inotify.max_user_instances 1024
+raise_sysctl fs.inotify.max_user_watches 524288
+
 if docker info >/dev/null 2>&1; then
   exit 0
 fi
