@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +184,11 @@ def unfinished_run(runs_dir: Path, cluster: str) -> dict[str, str | None] | None
     """The cluster's newest run, when it never ended (its installer was killed, or the machine
     went down): its id and the phase it was in. A run that failed or was interrupted ends with
     run_end and is not reported. Call with the cluster's lock held."""
-    runs = sorted(p for p in runs_dir.glob(f"*-{cluster}") if p.is_dir() and not p.is_symlink())
+    # Run ids are new_run_id's "YYYYmmdd-HHMMSS-<cluster>": the cluster "prod" must not pick up
+    # a run of "eu-prod".
+    runs = sorted(p for p in runs_dir.glob(f"*-{cluster}")
+                  if re.fullmatch(rf"\d{{8}}-\d{{6}}-{re.escape(cluster)}", p.name) and p.is_dir()
+                  and not p.is_symlink())
     if not runs or not (runs[-1] / "events.jsonl").is_file():
         return None
     phase = None

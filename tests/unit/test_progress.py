@@ -58,6 +58,7 @@ def test_a_run_after_a_killed_one_says_where_that_one_stopped(tmp_path):
     _write_run(tmp_path, "20261127-110000-prod", killed)
     (tmp_path / "20261127-110000-prod" / "events.jsonl").open("a").write('{"type": "task_st')  # cut by the kill
     _write_run(tmp_path, "20261127-120000-other", EVENTS[:1])  # another cluster's run
+    _write_run(tmp_path, "20261127-130000-eu-prod", EVENTS[:1])  # a cluster whose name ends in -prod
     prev = unfinished_run(tmp_path, "prod")
     assert prev == {"run_id": "20261127-110000-prod", "phase": "hosts"}
 
