@@ -5,15 +5,19 @@
     env/envvars           ANSIBLE_CONFIG and the repo's roles/collections paths, fact cache
     env/settings          ansible-runner settings
     project -> playbooks/ (symlink)
-    config.cfg            the config this run was made from
-runs/latest points at the newest run."""
+    config.cfg            the config this run was made from, secret keys redacted
+runs/latest points at the newest run.
+
+Everything written here is data for Ansible, never a template: every string goes out as
+`!unsafe`, so a config value such as "{{ lookup('pipe', ...) }}" reaches the hosts as that
+literal text and runs nothing on the controller. The folder is 0700 and its files 0600:
+the inventory and logs name the cluster's hosts and users."""
 
 import contextlib
 import datetime as dt
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +28,8 @@ from pydantic import SecretStr
 from installer import __version__
 from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
-from installer.ports import host_ports
-from installer.secrets import SECRET_KEYS
+from installer.ports import admin_networks, cluster_addresses, firewall_rules, host_ports
+from installer.secrets import REDACTED, SECRET_KEYS, is_secret_key
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ def config_vars(cfg: Config) -> dict[str, Any]:
         out["keepalived"]["vip_address"] = str(cfg.keepalived.vip.ip)
         prefix = cfg.keepalived.vip.network.prefixlen
         out["keepalived"]["vip_prefix"] = prefix if prefix != 32 else None
+    # Certificate files given as paths relative to config.cfg's folder, made absolute.
+    for section, key in (("registry", "tls_cert"), ("registry", "tls_key"), ("haproxy", "tls_cert"),
+                         ("haproxy", "tls_key")):
+        value = out.get(section, {}).get(key)
+        if value and value != "generate":
+            out[section][key] = str((cfg.path.parent / Path(value).expanduser()).resolve())
+    out["cluster"]["admin_networks"] = admin_networks(cfg)  # the default made explicit
+    out["cluster"]["addresses"] = cluster_addresses(cfg)
     if cfg.mysql is not None:
         out["mysql"]["master_host"] = cfg.mysql_master.id
         out["mysql"]["slave_host"] = cfg.mysql_slave.id
@@ -91,7 +103,10 @@ def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
         hv["dcos_hostname"] = host.name
     # The ports this host's components need (the firewall opens exactly these).
     hv["dcos_ports"] = [{"port": port, "proto": proto}
-                        for port, proto in dict.fromkeys((u.port, u.protocol) for u in host_ports(cfg, host))]
+                        for port, proto in dict.fromkeys((u.port, u.protocol) for u in host_ports(cfg, host)
+                                                         if u.audience != "local")]
+    # Who may reach them: the firewall's rules (ports by protocol and audience, with sources).
+    hv["dcos_firewall"] = firewall_rules(cfg, host)
     masters = cfg.group("masters")
     if host in masters:
         # Stable: the host's place in the configured list, never reshuffled by appending a host.
@@ -128,25 +143,79 @@ def inventory(cfg: Config) -> dict[str, Any]:
     }
 
 
-def _write(path: Path, text: str, mode: int = 0o640) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+class _UnsafeDumper(yaml.SafeDumper):
+    """YAML for Ansible in which every string is tagged !unsafe: data, never a template."""
+
+
+def _unsafe_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!unsafe", value, style="'" if value else None)
+
+
+def _plain_keys(dumper: yaml.SafeDumper, value: dict) -> yaml.MappingNode:
+    """Mapping keys stay plain (names of variables, groups and hosts); values are data."""
+    pairs = [(yaml.SafeDumper.represent_str(dumper, str(k)), dumper.represent_data(v)) for k, v in value.items()]
+    return yaml.MappingNode("tag:yaml.org,2002:map", pairs)
+
+
+_UnsafeDumper.add_representer(str, _unsafe_str)
+_UnsafeDumper.add_representer(dict, _plain_keys)
+
+
+def unsafe_yaml(data: Any) -> str:
+    """YAML that Ansible reads with every string marked unsafe (`!unsafe`): config values are
+    never evaluated as Jinja, whatever they hold."""
+    return yaml.dump(data, Dumper=_UnsafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def private_dir(path: Path) -> Path:
+    """A folder only the installer's user may enter (runs/, a run, its subfolders)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> None:
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     path.chmod(mode)
+
+
+_KEY_LINE = re.compile(r"^(?P<key>[^=:\s;#\[][^=:]*?)\s*(?P<sep>[=:])(?P<value>.*)$")
+
+
+def redacted_config(cfg: Config) -> str:
+    """config.cfg as written, with the value of every secret key replaced: the copy in a run
+    folder says which keys were given, never what they hold."""
+    out = []
+    section = None
+    for line in cfg.path.read_text(encoding="utf-8-sig").splitlines():
+        header = re.match(r"^\s*\[(?P<name>[^\]]*)\]", line)
+        if header:
+            section = header.group("name").strip()
+            out.append(line)
+            continue
+        match = _KEY_LINE.match(line)
+        secret = (match is not None and section is not None and match.group("value").strip()
+                  and is_secret_key(section, match.group("key").strip().lower()))
+        out.append(f"{match.group('key')} {match.group('sep')} {REDACTED}" if secret else line)
+    return "\n".join(out) + "\n"
 
 
 def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[str, Any] | None = None,
                    run_id: str | None = None) -> RunDir:
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(runs_dir)
     run_id = run_id or new_run_id(cfg)
     path = runs_dir / run_id
     suffix = 1
     while path.exists():
         suffix += 1
         path = runs_dir / f"{run_id}-{suffix}"
-    path.mkdir(mode=0o750)
+    path.mkdir(mode=0o700)
     run = RunDir(path=path, run_id=path.name)
 
-    _write(path / "inventory" / "hosts.yml", yaml.safe_dump(inventory(cfg), sort_keys=False))
+    _write(path / "inventory" / "hosts.yml", unsafe_yaml(inventory(cfg)))
     extravars = {
         "dcos": config_vars(cfg),
         "dcos_run_id": run.run_id,
@@ -157,7 +226,7 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         "dcos_gpg_home": str((secrets_file.parent / f"{cfg.cluster.name}-gpg").resolve()),
         **(extra or {}),
     }
-    _write(path / "env" / "extravars", yaml.safe_dump(extravars, sort_keys=False))
+    _write(path / "env" / "extravars", unsafe_yaml(extravars))
     envvars = {
         "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(TOP / "roles"),
@@ -169,7 +238,9 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     _write(path / "env" / "envvars", yaml.safe_dump(envvars, sort_keys=False))
     _write(path / "env" / "settings", yaml.safe_dump({"suppress_ansible_output": True}, sort_keys=False))
     (path / "project").symlink_to(PLAYBOOKS)
-    shutil.copyfile(cfg.path, path / "config.cfg")
+    _write(path / "config.cfg", redacted_config(cfg))
+    for name in ("artifacts", "facts"):
+        private_dir(path / name)
 
     latest = runs_dir / "latest"
     tmp = runs_dir / f".latest-{os.getpid()}"
@@ -204,5 +275,28 @@ def unfinished_run(runs_dir: Path, cluster: str) -> dict[str, str | None] | None
     return {"run_id": runs[-1].name, "phase": phase}
 
 
+def purge_partial_events(runs_dir: Path) -> int:
+    """Remove ansible-runner's partial event files (job_events/*-partial.json) that a killed run
+    left behind: they hold task results before the installer's scrubbing. Returns how many."""
+    removed = 0
+    for partial in runs_dir.glob("*/artifacts/*/job_events/*-partial.json"):
+        with contextlib.suppress(OSError):
+            partial.unlink()
+            removed += 1
+    return removed
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a file written by unsafe_yaml (tests and tools): !unsafe strings as plain str."""
+    return yaml.load(path.read_text(), Loader=_UnsafeLoader)
+
+
+class _UnsafeLoader(yaml.SafeLoader):
+    pass
+
+
+_UnsafeLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    _write(path, json.dumps(data, indent=2, default=str) + "\n")

@@ -20,15 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
-import yaml
 
 from installer.bundle import verify_bundle
 from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, translate
 from installer.phases import Phase, select
-from installer.rundir import RunDir, create_run_dir, unfinished_run, write_json
-from installer.secrets import ensure_secrets
+from installer.rundir import (
+    RunDir,
+    create_run_dir,
+    private_dir,
+    purge_partial_events,
+    unfinished_run,
+    unsafe_yaml,
+    write_json,
+)
+from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
@@ -115,6 +122,7 @@ class Run:
         self.exit_code: int | None = None
         self.state = "running"
         self.precheck_results: list | None = None
+        self.scrubber = Scrubber(())  # every secret of the cluster, once they are known
         self.unfinished: dict[str, str | None] | None = None  # the previous run, when it never ended
 
     # ---- starting -------------------------------------------------------------------------
@@ -132,29 +140,34 @@ class Run:
         return run
 
     def _prepare(self) -> None:
-        runs_dir = self.options.runs_dir.resolve()
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        runs_dir = private_dir(Path(self.options.runs_dir).resolve())
         lock_path = runs_dir / f".lock-{self.cfg.cluster.name}"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").split("\n", 1)[0].strip()
-            os.close(fd)
-            raise RunBusy(f"another run of cluster {self.cfg.cluster.name!r} is in progress (pid {holder or '?'}); "
-                          f"wait for it or stop it first") from None
-        orphan = _orphan_playbook(os.pread(fd, 256, 0).decode(errors="replace"))
-        if orphan:
-            os.close(fd)
-            raise RunBusy(f"an ansible-playbook of an earlier run of {self.cfg.cluster.name!r} still runs "
-                          f"(pid {orphan}): its installer was killed. Wait for it to end, or stop it: "
-                          f"kill {orphan}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").split("\n", 1)[0].strip()
+                raise RunBusy(f"another run of cluster {self.cfg.cluster.name!r} is in progress (pid "
+                              f"{holder or '?'}); wait for it or stop it first") from None
+            orphan = _orphan_playbook(os.pread(fd, 256, 0).decode(errors="replace"))
+            if orphan:
+                raise RunBusy(f"an ansible-playbook of an earlier run of {self.cfg.cluster.name!r} still runs "
+                              f"(pid {orphan}): its installer was killed. Wait for it to end, or stop it: "
+                              f"kill {orphan}")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            secrets_file, values = ensure_secrets(self.cfg, runs_dir)
+            self.scrubber = scrubber_for(self.cfg, values, secrets_file)
+            # A killed run can leave ansible-runner's unprocessed event files (they hold what a
+            # task returned): they are removed, never read.
+            purge_partial_events(runs_dir)
+            self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
+            self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file, self.options.extravars)
+        except BaseException:
+            os.close(fd)  # the lock goes with it: a failed start never blocks the next one
+            raise
         self._lock_fd = fd
-        secrets_file, _ = ensure_secrets(self.cfg, runs_dir)
-        self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
-        self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file, self.options.extravars)
 
     # ---- the portal API ------------------------------------------------------------------
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> None:
@@ -186,6 +199,7 @@ class Run:
 
     # ---- the run itself ------------------------------------------------------------------
     def _emit(self, ev: dict[str, Any]) -> None:
+        ev = self.scrubber.data(ev)
         with self.run_dir.events_file.open("a") as out:
             out.write(json.dumps(ev, default=str) + "\n")
         self._queue.put(ev)
@@ -260,15 +274,17 @@ class Run:
         started = time.time()
         hosts = [h.id for h in self.cfg.all_hosts()]
         spec_file = self.run_dir.path / "env" / "precheck.yml"
-        spec_file.write_text(yaml.safe_dump({"dcos_precheck_spec": gather_spec(self.cfg)}, sort_keys=False))
+        spec_file.write_text(unsafe_yaml({"dcos_precheck_spec": gather_spec(self.cfg)}))
+        spec_file.chmod(0o600)
         self._emit(event("precheck_start", hosts=hosts))
         collector = Collector(self.cfg)
-        log = self.run_dir.log_file.open("a")
+        log = self._open_log()
         log.write("\n===== precheck (precheck.yml) =====\n")
 
         recorded: list[int] = []
 
         def on_event(raw: dict[str, Any]) -> bool:
+            self.scrubber.in_place(raw)
             if raw.get("pid") and not recorded and self._lock_fd is not None:
                 # So a later run can tell when this playbook outlived a killed installer.
                 recorded.append(raw["pid"])
@@ -282,7 +298,7 @@ class Run:
         thread, _ = ansible_runner.run_async(
             private_data_dir=str(self.run_dir.path), playbook="precheck.yml", ident="00-precheck",
             extravars="env/precheck.yml", quiet=True, event_handler=on_event,
-            cancel_callback=self._cancel.is_set,
+            cancel_callback=self._cancel.is_set, suppress_output_file=True,
             # Fail fast on a dead host: the precheck reports it instead of retrying for minutes.
             envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10", "ANSIBLE_SSH_RETRIES": "0"},
             fact_cache=str(self.run_dir.path / "facts"), verbosity=self.options.verbosity or None,
@@ -304,6 +320,10 @@ class Run:
         self._current_phase = None
         return not stopping and not self._cancel.is_set()
 
+    def _open_log(self):
+        fd = os.open(self.run_dir.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(fd, "a")
+
     def _envvars(self) -> dict[str, str]:
         return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
@@ -313,12 +333,14 @@ class Run:
         self._emit(event("phase_start", phase=phase.name, index=index, total=len(self.phases),
                          description=phase.description))
         stats: dict[str, Any] = {}
-        log = self.run_dir.log_file.open("a")
+        log = self._open_log()
         log.write(f"\n===== phase {phase.name} ({phase.playbook}) =====\n")
 
         recorded: list[int] = []
 
         def on_event(raw: dict[str, Any]) -> bool:
+            # Before anything is kept: ansible-runner writes this very dict to job_events.
+            self.scrubber.in_place(raw)
             if raw.get("pid") and not recorded and self._lock_fd is not None:
                 # So a later run can tell when this playbook outlived a killed installer.
                 recorded.append(raw["pid"])
@@ -354,6 +376,8 @@ class Run:
             event_handler=on_event,
             cancel_callback=self._cancel.is_set,
             rotate_artifacts=0,
+            # Ansible's raw stdout is not kept: install.log is written from the scrubbed events.
+            suppress_output_file=True,
             fact_cache=str(self.run_dir.path / "facts"),  # one fact cache for all phases of a run
         )
         thread.join()
@@ -368,4 +392,4 @@ class Run:
         self._current_task = None
         self._emit(event("phase_end", phase=phase.name, status=status, rc=runner.rc, duration=result.duration,
                          counts=result.counts, failures=result.failures,
-                         stdout=str(self.run_dir.path / "artifacts" / f"{index:02d}-{phase.name}" / "stdout")))
+                         stdout=str(self.run_dir.log_file)))

@@ -1,17 +1,20 @@
-"""Cluster secrets: taken from config.cfg when given, else generated on the first run and
-kept (mode 0600) for every later run. A secret generated anew on each run breaks a cluster
-(new Consul gossip key: new nodes never join), so generated values are never replaced.
+"""Cluster secrets: taken from config.cfg when given, else generated on the first run; kept
+(mode 0600) in runs/secrets/<cluster>.yml, the one file the playbooks read, for every later
+run. A secret generated anew on each run breaks a cluster (new Consul gossip key: new nodes
+never join), so generated values are never replaced.
 Secrets are never printed and never written into a run directory or a log."""
 
 import base64
 import contextlib
 import os
+import re
 import secrets as _random
 import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,15 +47,69 @@ SECRETS = (
     SecretSpec("mysql_root_password", "mysql", "root_password", _password(), lambda c: c.mysql is not None),
     SecretSpec("mysql_replication_password", "mysql", "replication_password", _password(),
                lambda c: c.mysql is not None),
-    SecretSpec("registry_password", "registry", "password", _password(),
-               lambda c: c.registry is not None and bool(c.registry.username)),
-    SecretSpec("marathon_password", "marathon", "password", _password(),
-               lambda c: c.marathon is not None and bool(c.marathon.username)),
+    # The control plane's credentials: always on (secure by default).
+    SecretSpec("registry_password", "registry", "password", _password()),
+    SecretSpec("marathon_password", "marathon", "password", _password()),
+    SecretSpec("mesos_password", "mesos", "password", _password()),
+    SecretSpec("mesos_agent_secret", "mesos", None, _password(32)),
+    SecretSpec("mesos_marathon_secret", "mesos", None, _password(32)),
+    SecretSpec("zookeeper_password", "zookeeper", "password", _password()),
 )
 
 
 # (section, key) of every config key that holds a secret: never copied into a run directory.
 SECRET_KEYS = frozenset((s.section, s.key) for s in SECRETS if s.key)
+REDACTED = "(redacted)"
+# Key names that say "secret" even when misspelt or in the wrong section ("pasword", "token").
+_SECRET_WORDS = re.compile(r"pass|pwd|secret|token|credential|gossip|auth|private")
+
+
+def is_secret_key(section: str, key: str) -> bool:
+    """Whether the value of section/key must never be shown or copied: a secret key of the
+    schema, or any key whose name says it holds one (a typo of a secret key included)."""
+    if (section, key) in SECRET_KEYS:
+        return True
+    return bool(_SECRET_WORDS.search(key.lower())) and not key.lower().endswith(("_file", "_user", "username"))
+
+
+class Scrubber:
+    """Replaces every secret value (and the HTTP Basic form of each user:password pair) in
+    text and in nested data with ********: the last guard before a record is written."""
+
+    MASK = "********"
+
+    def __init__(self, values: Iterable[str], pairs: Iterable[tuple[str, str]] = ()):
+        needles = {v for v in values if v and len(v) >= 4}
+        for user, password in pairs:
+            if user and password:
+                needles.add(base64.b64encode(f"{user}:{password}".encode()).decode())
+        # Longest first: a secret that contains another is masked whole.
+        self._needles = sorted(needles, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(n) for n in self._needles)) if self._needles else None
+
+    def text(self, value: str) -> str:
+        if self._pattern is None or not value:
+            return value
+        return self._pattern.sub(self.MASK, value)
+
+    def data(self, value: Any) -> Any:
+        """A copy of value with every string scrubbed (dict keys too)."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.data(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+    def in_place(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Scrub a dict in place (ansible-runner writes the very dict its handler saw)."""
+        cleaned = self.data(event)
+        event.clear()
+        event.update(cleaned)
+        return event
 
 
 def secrets_path(runs_dir: Path, cluster_name: str) -> Path:
@@ -71,8 +128,9 @@ def _write_private(path: Path, data: dict[str, str]) -> None:
 
 
 def ensure_secrets(cfg: Config, runs_dir: Path) -> tuple[Path, dict[str, str]]:
-    """The secrets of this cluster: config values win, stored ones are reused, missing ones
-    are generated and stored. Returns the file and the values (to hand to Ansible only)."""
+    """The secrets of this cluster, in the one file the playbooks read (runs/secrets/<cluster>.yml,
+    0600): a value config.cfg gives wins and is kept there; a stored one is reused; a missing one
+    is generated once. Returns the file and this run's values."""
     path = secrets_path(runs_dir, cfg.cluster.name)
     stored: dict[str, str] = {}
     if path.exists():
@@ -80,18 +138,39 @@ def ensure_secrets(cfg: Config, runs_dir: Path) -> tuple[Path, dict[str, str]]:
         with contextlib.suppress(OSError):
             path.chmod(0o600)
     values: dict[str, str] = {}
-    generated = dict(stored)
+    kept = dict(stored)
     for spec in SECRETS:
         if not spec.needed(cfg):
             continue
         section = getattr(cfg, spec.section)
         given = getattr(section, spec.key) if (section is not None and spec.key) else None
         if given is not None:
-            values[spec.name] = given.get_secret_value()
-        else:
-            if spec.name not in generated:
-                generated[spec.name] = spec.generate()
-            values[spec.name] = generated[spec.name]
-    if generated != stored or not path.exists():
-        _write_private(path, generated)
+            kept[spec.name] = given.get_secret_value()
+        elif spec.name not in kept:
+            kept[spec.name] = spec.generate()
+        values[spec.name] = kept[spec.name]
+    if kept != stored or not path.exists():
+        _write_private(path, kept)
     return path, values
+
+
+def scrubber_for(cfg: Config, values: dict[str, str], path: Path | None = None) -> Scrubber:
+    """The scrubber of one run: every secret of the cluster (given, generated, and every value
+    kept in its secrets file), and the Basic header of every user:password pair it configures."""
+    stored: dict[str, Any] = {}
+    if path is not None and path.exists():
+        stored = yaml.safe_load(path.read_text()) or {}
+    pairs = []
+    for section, user_key, secret in (("marathon", "username", "marathon_password"),
+                                      ("registry", "username", "registry_password"),
+                                      ("mesos", "username", "mesos_password"),
+                                      ("haproxy", "stats_user", "haproxy_stats_password"),
+                                      ("zookeeper", "username", "zookeeper_password")):
+        model = getattr(cfg, section, None)
+        user = getattr(model, user_key, "") if model is not None else ""
+        if secret in values:
+            pairs.append((user, values[secret]))
+    for principal, secret in (("dcos-agent", "mesos_agent_secret"), ("marathon", "mesos_marathon_secret")):
+        if secret in values:
+            pairs.append((principal, values[secret]))
+    return Scrubber([*values.values(), *(str(v) for v in stored.values() if isinstance(v, str | int))], pairs)

@@ -155,6 +155,31 @@ def registry_cert_comes_with_its_key(cfg: Config) -> list[ConfigError]:
 
 
 @rule
+def vip_certificate_comes_with_its_key_and_a_ca(cfg: Config) -> list[ConfigError]:
+    if cfg.haproxy is None or not cfg.group("lb"):
+        return []
+    cert, key = cfg.haproxy.tls_cert, cfg.haproxy.tls_key
+    if (cert == "generate") != (key == "generate"):
+        given, missing = ("tls_cert", "tls_key") if key == "generate" else ("tls_key", "tls_cert")
+        return [_err(cfg, f"{given} is given without {missing}", "haproxy", missing,
+                     getattr(cfg.haproxy, missing), hint="give both files, or 'generate' for both")]
+    if cert == "generate":
+        if cfg.registry is not None and cfg.registry.tls_cert != "generate":
+            return [_err(cfg, "a generated VIP certificate needs the cluster CA, made only with [registry] "
+                         "tls_cert = generate", "haproxy", "tls_cert",
+                         hint="give [haproxy] tls_cert and tls_key files, or let the registry's certificate "
+                              "be generated")]
+        return []
+    errors = []
+    base = cfg.path.parent
+    for name, value in (("tls_cert", cert), ("tls_key", key)):
+        path = (base / value).expanduser() if not value.startswith(("/", "~")) else type(base)(value).expanduser()
+        if not path.is_file():
+            errors.append(_err(cfg, f"no such file: {path}", "haproxy", name, value))
+    return errors
+
+
+@rule
 def consul_gossip_key_is_32_bytes(cfg: Config) -> list[ConfigError]:
     if cfg.consul is None or cfg.consul.gossip_key is None:
         return []

@@ -12,11 +12,13 @@ from installer.config.types import (
     Containerizers,
     Domain,
     Duration,
+    FileOrGenerate,
     Frontends,
     Hostname,
     Int,
     LocalPath,
     Name,
+    Networks,
     OptionalLocalPath,
     Port,
     RemotePath,
@@ -44,7 +46,12 @@ class ClusterSection(Section):
     python_interpreter: str = Field("auto", description="Python on the hosts for Ansible; auto finds it.")
     timezone: str = Field("", description="Timezone to set on every host, such as UTC; empty: leave it.")
     firewall: Choice("open-ports", "off") = Field(
-        "open-ports", description="open-ports: open exactly the ports each host needs; off: leave the firewall off.")
+        "open-ports", description="open-ports: each port the installer's components listen on is open only to "
+                                  "who needs it (the cluster's hosts, or admin_networks); off: no filtering by the "
+                                  "installer.")
+    admin_networks: Networks = Field(
+        [], description="Networks (CIDRs, comma-separated) that may reach the VIP's HTTPS frontends and the registry; "
+                        "empty: the VIP's network (without lb hosts: the masters' /24 networks).")
     selinux: Choice("permissive", "enforcing", "disabled") = Field(
         "permissive", description="SELinux mode on EL hosts.")
     adopt: StrList = Field(
@@ -62,10 +69,11 @@ class KeepalivedSection(Section):
 class RegistrySection(Section):
     port: Port = Field(5000, description="Port of the private Docker registry on the installer host.")
     hostname: str = Field("", description="Name clients use for the registry (in its certificate); empty: its IP.")
-    tls_cert: str = Field("generate", description="TLS certificate file, or 'generate' (a CA is made and kept).")
-    tls_key: str = Field("generate", description="Key of tls_cert, or 'generate'.")
+    tls_cert: FileOrGenerate = Field("generate", description="TLS certificate file, or 'generate' (a CA is made "
+                                                             "and kept).")
+    tls_key: FileOrGenerate = Field("generate", description="Key of tls_cert, or 'generate'.")
     data_dir: RemotePath = Field("/var/lib/docker-registry", description="Registry storage on the installer host.")
-    username: str = Field("", description="Registry user for htpasswd auth; empty: no auth.")
+    username: User = Field("dcos", description="Registry user (htpasswd); anonymous pulls and pushes are refused.")
     password: Secret = Field(None, description="Password of username; empty: generated once.")
 
 
@@ -87,6 +95,9 @@ class ZookeeperSection(Section):
     election_port: Port = Field(3888, description="ZooKeeper leader election port.")
     data_dir: RemotePath = Field("/var/lib/zookeeper", description="ZooKeeper data directory.")
     heap_mb: Int(64, 65536, "a heap size in MiB") = Field(512, description="ZooKeeper JVM heap in MiB.")
+    username: User = Field("dcos", description="Digest user Mesos and Marathon connect as; their znodes are "
+                                               "writable by it only.")
+    password: Secret = Field(None, description="Password of the digest user; empty: generated once.")
     version: str = Field("", description="Version to install; empty: the one in the bundle.")
 
 
@@ -99,14 +110,17 @@ class MesosSection(Section):
     attributes: Attributes = Field("", description="Agent attributes, such as rack:r1;zone:a.")
     resources: Resources = Field("", description="Agent resources, such as cpus:4;mem:8192; empty: detected.")
     executor_registration_timeout: Duration = Field("5mins", description="Agent executor registration timeout.")
+    username: User = Field("admin", description="Operator user of the masters' and agents' read-write HTTP "
+                                                "endpoints (frameworks and agents authenticate with their own).")
+    password: Secret = Field(None, description="Its password; empty: generated once.")
     version: str = Field("", description="Version to install; empty: the one in the bundle.")
 
 
 class MarathonSection(Section):
     port: Port = Field(8080, description="Marathon HTTP port on the masters.")
     heap_mb: Int(128, 65536, "a heap size in MiB") = Field(1024, description="Marathon JVM heap in MiB.")
-    username: User = Field("", description="HTTP basic auth user; empty: no auth.")
-    password: Secret = Field(None, description="HTTP basic auth password; empty: generated once.")
+    username: User = Field("admin", description="HTTP basic auth user of the API and UI (always on).")
+    password: Secret = Field(None, description="Its password; empty: generated once.")
     version: str = Field("", description="Version to install; empty: the one in the bundle.")
 
 
@@ -128,12 +142,19 @@ class ConsulSection(Section):
 
 
 class HaproxySection(Section):
-    marathon_port: Port = Field(80, description="Port on the VIP for the Marathon API and UI.")
-    mesos_port: Port = Field(8050, description="Port on the VIP for the Mesos UI (leading master).")
-    consul_port: Port = Field(8550, description="Port on the VIP for the Consul UI.")
-    stats_port: Port = Field(9090, description="HAProxy stats page port.")
-    stats_user: str = Field("admin", description="Stats page user.")
+    marathon_port: Port = Field(443, description="HTTPS port on the VIP for the Marathon API and UI.")
+    mesos_port: Port = Field(8050, description="HTTPS port on the VIP for the Mesos UI (leading master).")
+    consul_port: Port = Field(8550, description="HTTPS port on the VIP for the Consul UI.")
+    http_port: Int(0, 65535, "a port number, or 0") = Field(
+        80, description="Plain HTTP port on the VIP that redirects to the Marathon HTTPS port; 0: none.")
+    tls_cert: FileOrGenerate = Field("generate", description="Certificate of the VIP's HTTPS frontends, or "
+                                                             "'generate' (issued by the cluster CA for the VIP).")
+    tls_key: FileOrGenerate = Field("generate", description="Key of tls_cert, or 'generate'.")
+    stats_port: Port = Field(9090, description="HTTPS port of the HAProxy stats page.")
+    stats_user: User = Field("admin", description="Stats page user.")
     stats_password: Secret = Field(None, description="Stats page password; empty: generated once.")
+    stats_admin: Bool = Field(False, description="Let the stats page change servers (enable, disable, drain); "
+                                                 "false: read-only.")
     extra_frontends: Frontends = Field(
         [], description="More frontends on the VIP, name:port:service[:/check|tcp], comma-separated.")
 

@@ -91,11 +91,23 @@ def parse_list(value: Any) -> list[str]:
     return [item.strip() for item in re.split(r"[,\s]+", str(value or "")) if item.strip()]
 
 
+_JINJA = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
+
+
+def refuse_template_markers(text: str) -> str:
+    """Paths on the controller reach Ansible's file lookups, which evaluate Jinja in them: a
+    path may not hold {{, {%, {# (nor their closing pairs)."""
+    if _JINJA.search(text):
+        raise ValueError("holds a Jinja template marker ({{, {% or {#): not allowed in a file path")
+    return text
+
+
 def parse_path(value: Any, info: ValidationInfo) -> Path:
     """A path; relative ones are taken from the config file's folder, not the working directory."""
     text = str(value).strip()
     if not text:
         raise ValueError("expected a path")
+    refuse_template_markers(text)
     path = Path(text).expanduser()
     base = (info.context or {}).get("base_dir")
     if not path.is_absolute() and base is not None:
@@ -173,12 +185,42 @@ def parse_frontends(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
+
+
 def parse_user(value: Any) -> str:
-    """An HTTP basic auth user name (no ':' and no blanks)."""
+    """A user name of HTTP basic auth, htpasswd or ZooKeeper digest: letters, digits, '_', '.',
+    '@', '-'; never empty (the control plane always authenticates)."""
     text = str(value or "").strip()
-    if any(ch in text for ch in ": \t"):
-        raise ValueError("expected a user name without ':' or blanks")
+    if not text:
+        raise ValueError("expected a user name (authentication is always on)")
+    if not _USER.match(text):
+        raise ValueError("expected a user name of letters, digits, '_', '.', '@' and '-' (1-64 characters, "
+                         "no ':' or blanks)")
     return text
+
+
+def parse_networks(value: Any) -> list[str]:
+    """IPv4 networks in CIDR form, comma-separated: 10.0.0.0/24, 192.168.5.7 (a /32)."""
+    out = []
+    for item in parse_list(value):
+        if ":" in item:
+            raise ValueError(f"IPv6 is not supported (got '{item[:60]}'): give IPv4 networks such as 10.0.0.0/24")
+        try:
+            network = ipaddress.IPv4Network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"expected IPv4 networks in CIDR form such as 10.0.0.0/24, comma-separated "
+                             f"(got '{item[:60]}')") from None
+        out.append(str(network))
+    return out
+
+
+def parse_file_or_generate(value: Any) -> str:
+    """A certificate or key file on this machine, or 'generate'."""
+    text = str(value or "").strip()
+    if not text:
+        raise ValueError("expected a file, or 'generate'")
+    return text if text == "generate" else refuse_template_markers(text)
 
 
 def choice(*allowed: str):
@@ -217,6 +259,8 @@ Duration = Annotated[str, BeforeValidator(parse_duration)]
 Attributes = Annotated[str, BeforeValidator(parse_attributes)]
 Resources = Annotated[str, BeforeValidator(parse_resources)]
 User = Annotated[str, BeforeValidator(parse_user)]
+Networks = Annotated[list[str], BeforeValidator(parse_networks)]
+FileOrGenerate = Annotated[str, BeforeValidator(parse_file_or_generate)]
 Containerizers = Annotated[list[str], BeforeValidator(parse_containerizers)]
 Frontends = Annotated[list[dict[str, Any]], BeforeValidator(parse_frontends)]
 

@@ -90,14 +90,14 @@ def test_script_checks_only_when_a_service_needs_them():
     assert config(consul_services=services)["enable_local_script_checks"] is True
 
 
-def test_services_carry_their_checks_and_the_services_token():
+def test_services_carry_their_checks_and_the_hosts_own_token():
     services = [{"name": "web", "port": 8088, "tags": ["a"], "check": {"http": "http://127.0.0.1:8088/",
                                                                         "interval": "2s"}},
                 {"name": "zookeeper", "port": 2181, "check": {"tcp": "127.0.0.1:2181", "interval": "10s"}}]
     without = json.loads(render("services.json.j2", consul_services=services))
     assert without == {"services": services}
     with_token = json.loads(render("services.json.j2", consul_services=services,
-                                   __consul_tokens={"dcos-services": "svc-secret"}))
+                                   __consul_tokens={"dcos-agent m1": "svc-secret", "dcos-agent a1": "other"}))
     assert [s["token"] for s in with_token["services"]] == ["svc-secret", "svc-secret"]
     assert with_token["services"][0]["check"]["http"] == "http://127.0.0.1:8088/"
     assert json.loads(render("services.json.j2")) == {"services": []}

@@ -55,9 +55,11 @@ def test_a_key_the_example_lacks_is_an_error():
 def test_the_urls_go_through_the_vip_or_the_first_master(tmp_path):
     _, path = _config(tmp_path)
     links = {e.name: e.url for e in endpoints(load_config(path))}
-    assert links["Marathon"] == "http://172.29.50.250/"
-    assert links["Mesos"] == "http://172.29.50.250:8050/"
-    assert links["Consul"] == "http://172.29.50.250:8550/ui/"
+    assert links["Marathon"] == "https://172.29.50.250/"
+    assert links["Mesos"] == "https://172.29.50.250:8050/"
+    assert links["Consul"] == "https://172.29.50.250:8550/ui/"
+    assert links["HAProxy stats"] == "https://172.29.50.250:9090/"
+    assert links["Cluster CA"].endswith("runs/state/demo/registry-pki/ca.crt")
     assert links["Docker registry"] == "https://172.29.50.10:5000/v2/"
     assert links["MySQL"] == "mysql-vip.service.consul:3306"
     bare = tmp_path / "bare.cfg"

@@ -18,7 +18,7 @@ def test_every_check_is_documented():
 def test_every_port_of_the_table_is_documented():
     text = (TOP / "docs" / "precheck.md").read_text()
     for uses in PORT_TABLE.values():
-        for component, section, key, _ in uses:
+        for component, section, key, _, _ in uses:
             assert f"| {component} | `[{section}] {key}` |" in text, component
     for uses in FIXED_PORTS.values():
         for use in uses:

@@ -2,6 +2,7 @@
 role inputs of the zookeeper, mesos and marathon phases are what config.cfg says, and the
 units they give pass only flags the real programs know."""
 
+import base64
 import json
 import os
 import subprocess
@@ -39,6 +40,14 @@ INPUTS = [
     "consul_acl_management_token", "consul_services", "consul_datacenter",
     "mysql_role", "mysql_master_host", "mysql_port", "mysql_server_address", "mysql_root_password",
     "mysql_replication_password", "cadvisor_port", "zookeeper_tarball", "consul_zip", "cadvisor_binary",
+    "mesos_master_quorum", "mesos_master_zk_credentials", "mesos_master_credentials", "mesos_master_http_credentials",
+    "mesos_agent_zk_credentials", "mesos_agent_credential", "mesos_agent_http_credentials", "mesos_agent_docker_config",
+    "marathon_zk_credentials", "marathon_mesos_principal", "marathon_mesos_secret", "marathon_http_address",
+    "zookeeper_client_address", "zookeeper_acl_username", "zookeeper_acl_password", "zookeeper_acl_nodes",
+    "consul_bootstrap_expect", "registry_username", "registry_password", "registry_bind_address",
+    "haproxy_tls_generate", "haproxy_tls_cert_file", "haproxy_tls_key_file", "haproxy_tls_names",
+    "haproxy_http_redirect_port", "haproxy_stats_admin", "common_firewall_rules", "mysql_bind_address",
+    "cadvisor_listen_address", "repo_bind_address",
 ]
 PLAYBOOK = """
 - hosts: all
@@ -56,9 +65,9 @@ PLAYBOOK = """
 def inputs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("group-vars")
     text = (TOP / "config.cfg.example").read_text()
-    marathon_user = "# HTTP basic auth user. Default: empty (no auth).\nusername ="
+    marathon_user = "# User of the API and UI (HTTP basic auth, always on). Default: admin.\nusername = admin"
     assert marathon_user in text
-    text = text.replace(marathon_user, marathon_user + " ops")
+    text = text.replace(marathon_user, marathon_user.replace("= admin", "= ops"))
     text = text.replace("attributes =\n", "attributes = rack:r1;zone:a\n", 1)
     text = text.replace("extra_frontends =\n", "extra_frontends = grafana:3000:grafana:/api/health\n", 1)
     (tmp / "config.cfg").write_text(text)
@@ -94,8 +103,28 @@ def test_mesos_and_marathon_inputs_follow_the_config(inputs):
     assert master["mesos_master_expected_agents"] == ["10.0.0.21:5051", "10.0.0.22:5051"]
     assert master["marathon_master"] == f"zk://{ZK}/mesos" and master["marathon_zk"] == f"zk://{ZK}/marathon"
     assert (master["marathon_username"], master["marathon_password"]) == ("ops", secrets["marathon_password"])
+    # Counted from config.cfg's masters: --limit cannot shrink it.
+    assert int(master["mesos_master_quorum"]) == 2 and int(values["master1"]["consul_bootstrap_expect"]) == 3
+    # Secure by default: ZooKeeper digest, framework and agent principals, HTTP users.
+    zk_auth = f"dcos:{secrets['zookeeper_password']}"
+    assert master["mesos_master_zk_credentials"] == zk_auth == master["marathon_zk_credentials"]
+    assert master["mesos_master_credentials"] == [
+        {"principal": "dcos-agent", "secret": secrets["mesos_agent_secret"]},
+        {"principal": "marathon", "secret": secrets["mesos_marathon_secret"]}]
+    assert master["mesos_master_http_credentials"] == [{"principal": "admin", "secret": secrets["mesos_password"]}]
+    assert (master["marathon_mesos_principal"], master["marathon_mesos_secret"]) == (
+        "marathon", secrets["mesos_marathon_secret"])
+    assert master["zookeeper_client_address"] == "10.0.0.12" and master["marathon_http_address"] == "10.0.0.12"
+    assert master["zookeeper_acl_username"] == "dcos"
+    assert master["zookeeper_acl_password"] == secrets["zookeeper_password"]
+    assert {n["path"]: n["world"] for n in master["zookeeper_acl_nodes"]} == {"/": "r", "/mesos": "r", "/marathon": ""}
     agent = values["agent1"]
     assert agent["mesos_agent_master"] == f"zk://{ZK}/mesos"
+    assert agent["mesos_agent_zk_credentials"] == zk_auth
+    assert agent["mesos_agent_credential"] == {"principal": "dcos-agent", "secret": secrets["mesos_agent_secret"]}
+    docker_config = json.loads(agent["mesos_agent_docker_config"])
+    assert base64.b64decode(docker_config["auths"]["10.0.0.5:5000"]["auth"]).decode() == \
+        f"dcos:{secrets['registry_password']}"
     assert agent["mesos_agent_ip"] == "10.0.0.21"
     assert agent["mesos_agent_containerizers"] == ["docker", "mesos"]
     assert agent["mesos_agent_attributes"] == "rack:r1;zone:a"
@@ -115,7 +144,15 @@ def test_lb_inputs_follow_the_config(inputs):
     assert lb["keepalived_auth_pass"] == secrets["keepalived_auth_pass"]
     assert lb["haproxy_stats_password"] == secrets["haproxy_stats_password"]
     ports = {fe["name"]: int(fe["port"]) for fe in lb["haproxy_frontends"]}
-    assert ports == {"marathon": 80, "mesos": 8050, "consul": 8550}
+    assert ports == {"marathon": 443, "mesos": 8050, "consul": 8550}
+    assert int(lb["haproxy_http_redirect_port"]) == 80 and lb["haproxy_stats_admin"] is False
+    # HTTPS on the VIP by default, with a certificate the cluster CA issues for the VIP.
+    assert lb["haproxy_tls_generate"] is True and lb["haproxy_tls_cert_file"].endswith("registry-pki/vip.crt")
+    assert lb["haproxy_tls_names"] == ["10.0.0.100", "10.0.0.11", "10.0.0.12"]
+    # Marathon asks for credentials on /ping too: HAProxy's check sends them.
+    marathon = next(fe for fe in lb["haproxy_frontends"] if fe["name"] == "marathon")
+    assert marathon["check_headers"]["Authorization"] == "Basic " + base64.b64encode(
+        f"ops:{secrets['marathon_password']}".encode()).decode()
     assert lb["haproxy_extra_frontends"] == [{"name": "grafana", "port": 3000, "service": "grafana",
                                               "check": "/api/health"}]
 
@@ -142,6 +179,8 @@ def test_consul_inputs_follow_the_config(inputs):
     assert services["agent2"]["mysql-vip"]["check"]["args"] == ["/usr/local/bin/dcos-mysql-vip-check"]
     assert set(services["installer"]) == {"registry", "repo"}
     assert services["master1"]["marathon"]["check"]["http"] == "http://10.0.0.11:8080/ping"
+    assert services["master1"]["marathon"]["check"]["header"]["Authorization"][0].startswith("Basic ")
+    assert services["master1"]["zookeeper"]["check"]["tcp"] == "10.0.0.11:2181"
     assert services["agent1"]["mesos-agent"]["port"] == 5051
     assert installer["consul_datacenter"] == "dc1"
 
@@ -157,14 +196,26 @@ def test_mysql_inputs_follow_the_config(inputs):
 
 
 def test_the_units_the_phases_write_pass_only_known_flags(inputs):
-    values, _ = inputs
+    values, secrets = inputs
     master = {k: v for k, v in values["master1"].items() if k.startswith("mesos_master_")}
-    words = exec_start(render_unit("mesos_master", "dcos-mesos-master.service.j2", **master))
-    assert unknown_mesos(mesos_flags(words), MASTER_FLAGS) == []
+    master_words = exec_start(render_unit("mesos_master", "dcos-mesos-master.service.j2", **master))
+    assert unknown_mesos(mesos_flags(master_words), MASTER_FLAGS) == []
     agent = {k: v for k, v in values["agent1"].items() if k.startswith("mesos_agent_")}
-    words = exec_start(render_unit("mesos_agent", "dcos-mesos-agent.service.j2", **agent))
-    assert unknown_mesos(mesos_flags(words), AGENT_FLAGS) == []
+    agent_words = exec_start(render_unit("mesos_agent", "dcos-mesos-agent.service.j2", **agent))
+    assert unknown_mesos(mesos_flags(agent_words), AGENT_FLAGS) == []
     marathon = {k: v for k, v in values["master1"].items() if k.startswith("marathon_")}
-    words = exec_start(render_unit("marathon", "dcos-marathon.service.j2", **marathon))
-    assert unknown_marathon(words) == []
-    assert "--hostname=master1" in words
+    marathon_words = exec_start(render_unit("marathon", "dcos-marathon.service.j2", **marathon))
+    assert unknown_marathon(marathon_words) == []
+    assert "--hostname=master1" in marathon_words
+    # Authentication on, with every credential in a root-only file: none on a command line
+    # (ps, /master/flags and Marathon's /v2/info would show it).
+    assert {"--authenticate_frameworks=true", "--authenticate_agents=true", "--authenticate_http_readwrite=true",
+            "--credentials=/etc/dcos/mesos-master/credentials.json",
+            "--zk=file:///etc/dcos/mesos-master/zk"} <= set(master_words)
+    assert {"--credential=/etc/dcos/mesos-agent/credential.json", "--authenticate_http_readwrite=true",
+            "--master=file:///etc/dcos/mesos-agent/master"} <= set(agent_words)
+    assert {"--mesos_authentication", "--mesos_authentication_principal=marathon",
+            "--mesos_authentication_secret_file=/etc/marathon/mesos-secret"} <= set(marathon_words)
+    assert not [w for w in marathon_words if w.startswith(("--zk", "--master"))]  # in the environment file
+    units = " ".join(master_words + agent_words + marathon_words)
+    assert [name for name, value in secrets.items() if value in units] == []

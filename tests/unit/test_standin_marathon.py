@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -86,12 +87,12 @@ def _free_port():
 
 
 class Marathon:
-    def __init__(self, tmp, *extra):
+    def __init__(self, tmp, *extra, master="127.0.0.1:1"):
         self.port = _free_port()
         lib = tmp / "libmesos.so"
         lib.write_text("stub\n")
         self.log = tmp / f"marathon-{self.port}.log"
-        args = ["-J-Xmx512m", "--disable_ha", "--master", "127.0.0.1:1", "--http_port", str(self.port),
+        args = ["-J-Xmx512m", "--disable_ha", "--master", master, "--http_port", str(self.port),
                 "--hostname", "127.0.0.1", "--http_address", "127.0.0.1", *extra]
         with self.log.open("w") as out:
             self.proc = subprocess.Popen([str(SCRIPT), *args], stdout=out, stderr=subprocess.STDOUT,
@@ -235,15 +236,128 @@ def test_invalid_apps_are_rejected(marathon):
     assert status == 404 and "message" in json.loads(body)
 
 
-def test_basic_auth(secured):
-    status, headers, _ = secured.request("GET", "/v2/info")
-    assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="Testing"'
-    bad = "Basic " + base64.b64encode(b"ops:wrong").decode()
-    assert secured.request("GET", "/v2/info", headers={"Authorization": bad})[0] == 401
-    good = "Basic " + base64.b64encode(b"ops:s3cret").decode()
-    status, _, body = secured.request("GET", "/v2/info", headers={"Authorization": good})
-    assert status == 200 and json.loads(body)["name"] == "marathon"
-    assert secured.request("GET", "/ping")[0] == 200  # never authenticated
+def _basic(user_password: str, scheme: str = "Basic") -> dict:
+    return {"Authorization": f"{scheme} " + base64.b64encode(user_password.encode()).decode()}
+
+
+def test_basic_auth_without_credentials_is_401_with_jettys_basic_realm(secured):
+    status, headers, body = secured.request("GET", "/v2/info")
+    assert status == 401 and headers["WWW-Authenticate"] == 'basic realm="Testing"'
+    assert b"HTTP ERROR 401 Unauthorized" in body
+    assert "X-Marathon-Leader" not in headers and "X-Frame-Options" not in headers  # filters did not run
+
+
+def test_basic_auth_with_a_wrong_password_is_401(secured):
+    for user_password in ("ops:wrong", "nobody:s3cret", "ops"):
+        assert secured.request("GET", "/v2/info", headers=_basic(user_password))[0] == 401, user_password
+
+
+def test_basic_auth_with_the_right_credentials_is_served(secured):
+    for scheme in ("Basic", "basic", "BASIC"):  # Jetty compares the scheme case-insensitively
+        status, _, body = secured.request("GET", "/v2/info", headers=_basic("ops:s3cret", scheme))
+        assert status == 200 and json.loads(body)["name"] == "marathon"
+
+
+def test_basic_auth_covers_ping(secured):
+    assert secured.request("GET", "/ping")[0] == 401  # the security handler maps "/*"
+    assert secured.request("GET", "/ping", headers=_basic("ops:s3cret"))[0] == 200
+
+
+def test_mesos_authentication_needs_a_principal():
+    proc = run("--master", "m", "--mesos_authentication")
+    assert (proc.returncode, proc.stderr) == (1, "[scallop] Error: When specifying 'mesos_authentication', all of "
+                                                 "the following options must also be provided: "
+                                                 "mesos_authentication_principal\n")
+    proc = run("--master", "m", MARATHON_MESOS_AUTHENTICATION="")  # the environment gives the option too
+    assert proc.returncode == 1 and "must also be provided: mesos_authentication_principal" in proc.stderr
+
+
+def test_mesos_authentication_secret_and_secret_file_exclude_each_other():
+    proc = run("--master", "m", "--mesos_authentication_secret", "x", "--mesos_authentication_secret_file", "/f")
+    assert proc.stderr == ("[scallop] Error: There should be only one or zero of the following options: "
+                           "mesos_authentication_secret, mesos_authentication_secret_file\n")
+
+
+MESOS_SBIN = TOP / "tests/standins/mesos/package/usr/sbin"
+
+
+@pytest.fixture(scope="module")
+def mesos_master(tmp_path_factory):
+    """A standalone Mesos stand-in master that requires framework authentication."""
+    work = tmp_path_factory.mktemp("mesos")
+    credentials = work / "credentials"
+    credentials.write_text("marathon marathonpw\n")
+    credentials.chmod(0o600)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESOS_", "LIBPROCESS_"))}
+    env["STANDIN_MESOS_FLAGS_DIR"] = str(TOP / "tests/reference/mesos-1.11.0")
+    log = work / "master.log"
+    proc = subprocess.Popen(
+        [sys.executable, str(MESOS_SBIN / "mesos-master"), "--ip=127.0.0.1", f"--port={port}",
+         f"--work_dir={work}/m", "--authenticate_frameworks", f"--credentials={credentials}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    deadline = time.monotonic() + 10
+    while b"Elected as the leading master" not in log.read_bytes():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    yield {"port": port, "log": log}
+    proc.kill()
+    proc.wait(5)
+
+
+def _frameworks(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/master/frameworks", timeout=5) as resp:
+        return json.loads(resp.read())["frameworks"]
+
+
+def test_mesos_authentication_presents_the_credential(mesos_master, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("marathonpw")  # no final newline: the file is the secret, byte for byte
+    m = Marathon(tmp_path, "--mesos_authentication", "--mesos_authentication_principal", "marathon",
+                 "--mesos_authentication_secret_file", str(secret), master=f"127.0.0.1:{mesos_master['port']}")
+    try:
+        deadline = time.monotonic() + 10
+        while not any(f["name"] == "marathon" and f["active"] for f in _frameworks(mesos_master["port"])):
+            assert time.monotonic() < deadline, m.log.read_text()
+            time.sleep(0.2)
+        assert "Authenticate with Mesos as marathon" in m.log.read_text()
+        assert "Successfully authenticated principal 'marathon'" in mesos_master["log"].read_text()
+    finally:
+        m.stop()
+
+
+def _marathon_exit(tmp_path, master_port, *extra):
+    lib = tmp_path / "libmesos.so"
+    lib.write_text("stub\n")
+    args = ["--disable_ha", "--master", f"127.0.0.1:{master_port}", "--http_port", str(_free_port()),
+            "--hostname", "127.0.0.1", "--http_address", "127.0.0.1", *extra]
+    return subprocess.run([str(SCRIPT), *args], env=_env(MESOS_NATIVE_JAVA_LIBRARY=str(lib)), capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL, check=False)
+
+
+def test_framework_without_credential_is_refused_and_marathon_exits(mesos_master, tmp_path):
+    # the principal alone does not authenticate: --mesos_authentication is off
+    proc = _marathon_exit(tmp_path, mesos_master["port"], "--mesos_authentication_principal", "marathon")
+    assert proc.returncode == 106, proc.stdout
+    assert re.search(r"Error: Framework at \S+ is not authenticated\n", proc.stdout)
+    assert "follow the instructions for recovery here: https://mesosphere.github.io/marathon/docs/framework-id.html" \
+        in proc.stdout
+
+
+def test_secret_file_is_read_whole_so_a_final_newline_is_refused(mesos_master, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("marathonpw\n")
+    proc = _marathon_exit(tmp_path, mesos_master["port"], "--mesos_authentication", "--mesos_authentication_principal",
+                          "marathon", "--mesos_authentication_secret_file", str(secret))
+    assert proc.returncode == 106, proc.stdout
+    assert "Error: Master refused authentication\n" in proc.stdout
+    assert "Authentication of scheduler-" in mesos_master["log"].read_text()
+
+
+def test_marathon_env_vars_become_options_in_main_not_in_the_launcher():
+    # Main.envToArgs: MARATHON_ZK=bad -> --zk bad, once (a launcher that converted too would give 'bad bad').
+    proc = run("--master", "m", MARATHON_ZK="bad")
+    assert proc.stderr == f"[scallop] Error: Bad arguments for option 'zk': 'bad' - bad {ZK_URL_ERROR}\n"
 
 
 def test_jvm_options_are_accepted_and_logged(marathon):

@@ -2,6 +2,7 @@
 reference/mesos-1.11.0/flags-behaviour.md, main() checks, and a standalone master and agent on
 loopback whose responses have the shape of the captured real responses."""
 
+import base64
 import http.client
 import json
 import os
@@ -359,3 +360,296 @@ def test_sigterm_is_a_clean_exit(cluster):
     assert "Elected as the leading master!" in log
     assert "Loaded deprecated flag 'slave_ping_timeout'" in log
     assert "given agent ID" in (cluster["work"] / "mesos-slave.log").read_text()
+
+
+# --- authentication (reference/mesos-1.11.0/authentication.md) -----------------------------
+
+STANDIN_LIB = TOP / "tests" / "standins" / "mesos" / "package" / "usr" / "lib" / "mesos-standin"
+
+
+def _common():
+    if str(STANDIN_LIB) not in sys.path:
+        sys.path.insert(0, str(STANDIN_LIB))
+    from mesos_standin import common
+
+    return common
+
+
+def _request(port, method, path, body=None, auth=None, headers=None):
+    headers = dict(headers or {})
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def _wait_for(predicate, seconds=8.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """A standalone master with --authenticate_agents, --authenticate_frameworks and
+    --authenticate_http_readwrite; credentials in the text format."""
+    work = tmp_path_factory.mktemp("mesos-auth")
+    credentials = work / "credentials"
+    credentials.write_text("ops s3cret\nagent agentpw\nmarathon marathonpw\n")
+    credentials.chmod(0o600)
+    port = _free_port()
+    log = work / "master.log"
+    proc = subprocess.Popen(
+        [sys.executable, str(SBIN / "mesos-master"), "--ip=127.0.0.1", f"--port={port}", f"--work_dir={work}/m",
+         "--authenticate_agents", "--authenticate", "--authenticate_http_readwrite",
+         f"--credentials=file://{credentials}"],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=log.open("w"),
+    )
+    started = [proc]
+
+    def agent(*extra, port_=None):
+        agent_port = port_ or _free_port()
+        agent_log = work / f"agent-{agent_port}.log"
+        child = subprocess.Popen(
+            [sys.executable, str(SBIN / "mesos-agent"), "--ip=127.0.0.1", f"--port={agent_port}",
+             f"--work_dir={work}/a{agent_port}", f"--master=127.0.0.1:{port}", *extra],
+            env=_env(), stdout=subprocess.DEVNULL, stderr=agent_log.open("w"),
+        )
+        started.append(child)
+        return child, agent_port, agent_log
+
+    try:
+        _wait_http(port, proc)
+        assert _wait_for(lambda: b"Elected" in log.read_bytes())
+        yield {"port": port, "log": log, "work": work, "agent": agent, "proc": proc}
+    finally:
+        for child in started:
+            if child.poll() is None:
+                child.kill()
+            child.wait(5)
+
+
+def test_readwrite_endpoint_without_credentials_is_401_with_the_realm(secured):
+    status, headers, body = _request(secured["port"], "POST", "/master/teardown", b"frameworkId=x")
+    assert (status, body) == (401, b"401 Unauthorized.")
+    assert headers["WWW-Authenticate"] == 'Basic realm="mesos-master-readwrite"'
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert _request(secured["port"], "GET", "/master/maintenance/schedule")[0] == 401  # realm per route, any method
+    assert _request(secured["port"], "POST", "/master/machine/down", b"[]")[0] == 401
+
+
+def test_readwrite_endpoint_with_a_wrong_password_is_401(secured):
+    for auth in ("ops:wrong", "nobody:s3cret", "ops:s3cret:extra"):
+        status, headers, _ = _request(secured["port"], "POST", "/master/teardown", b"frameworkId=x", auth=auth)
+        assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="mesos-master-readwrite"', auth
+    headers = {"Authorization": "basic " + base64.b64encode(b"ops:s3cret").decode()}  # scheme is case-sensitive
+    assert _request(secured["port"], "POST", "/master/teardown", b"frameworkId=x", headers=headers)[0] == 401
+
+
+def test_readwrite_endpoint_with_the_right_credentials_is_served(secured):
+    port = secured["port"]
+    status, answer = _post(port, "/standin/frameworks", {"id": None, "name": "probe", "hostname": "vm",
+                                                         "webui_url": "", "pid": "probe@127.0.0.1:1",
+                                                         "principal": "ops", "secret": "s3cret"})
+    assert status == 200
+    status, _, body = _request(port, "POST", "/master/teardown", f"frameworkId={answer['id']}".encode(),
+                               auth="ops:s3cret", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, body) == (200, b"")
+    status, _, body = _request(port, "POST", "/master/teardown", b"frameworkId=nope", auth="ops:s3cret")
+    assert (status, body) == (400, b"No framework found with specified ID")
+    status, _, body = _request(port, "GET", "/master/maintenance/schedule", auth="ops:s3cret")
+    assert (status, json.loads(body)) == (200, {})
+
+
+def test_readonly_endpoints_stay_open_without_authenticate_http_readonly(secured):
+    for path in ("/master/state", "/master/flags", "/master/slaves", "/metrics/snapshot", "/version"):
+        assert _request(secured["port"], "GET", path)[0] == 200, path
+
+
+def test_health_is_open_even_with_readonly_authentication(tmp_path):
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"credentials": [{"principal": "ops", "secret": "s3cret"}]}))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(SBIN / "mesos-master"), "--ip=127.0.0.1", f"--port={port}",
+         f"--work_dir={tmp_path}/m", "--authenticate_http_readonly", f"--credentials={credentials}"],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        status, _, body = _wait_http(port, proc, "/master/health")
+        assert (status, body) == (200, b"")
+        assert _request(port, "GET", "/health")[0] == 200
+        status, headers, _ = _request(port, "GET", "/master/state")
+        assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="mesos-master-readonly"'
+        assert _request(port, "GET", "/metrics/snapshot")[0] == 401
+        assert _request(port, "GET", "/master/state", auth="ops:s3cret")[0] == 200
+        assert _request(port, "GET", "/version")[0] == 200
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_startup_fails_with_authenticate_http_readwrite_and_no_credentials(tmp_path):
+    proc = _run("mesos-master", "--ip=127.0.0.1", f"--port={_free_port()}", f"--work_dir={tmp_path}",
+                "--authenticate_http_readwrite")
+    assert proc.returncode == 1
+    assert _exit_line(proc.stderr) == (
+        "Failed to create HTTP authenticator module 'basic': No credentials provided for the default 'basic' "
+        "HTTP authenticator for realm 'mesos-master-readwrite'"
+    )
+    assert "No credentials provided, authentication requests will be refused" in proc.stderr
+
+
+def test_agent_startup_fails_with_authenticate_http_readwrite_and_no_http_credentials(tmp_path):
+    proc = _run("mesos-agent", "--ip=127.0.0.1", f"--port={_free_port()}", f"--work_dir={tmp_path}",
+                "--master=127.0.0.1:1", "--authenticate_http_readwrite")
+    assert proc.returncode == 1
+    assert _exit_line(proc.stderr) == (
+        "Failed to create HTTP authenticator module 'basic': No credentials provided for the default 'basic' "
+        "HTTP authenticator for realm 'mesos-agent-readwrite'"
+    )
+
+
+def test_bad_credentials_files_end_the_master(tmp_path):
+    base = ["--ip=127.0.0.1", f"--port={_free_port()}", f"--work_dir={tmp_path}"]
+    bad = tmp_path / "bad"
+    bad.write_text("ops s3cret\nonly-a-principal\n")
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    cases = [
+        (bad, "Invalid credential format at line 2 (see --credentials flag)"),
+        (empty, "Credentials file must contain at least one credential (see --credentials flag)"),
+        (tmp_path / "missing", f"Failed to read credentials file '{tmp_path}/missing': No such file or directory "
+                               "(see --credentials flag)"),
+    ]
+    for path, message in cases:
+        proc = _run("mesos-master", *base, f"--credentials={path}")
+        assert proc.returncode == 1 and _exit_line(proc.stderr) == message
+
+
+def test_credentials_file_readable_by_others_is_warned_about(tmp_path):
+    credentials = tmp_path / "credentials"
+    credentials.write_text("ops s3cret\n")
+    credentials.chmod(0o644)
+    proc = _run("mesos-master", "--ip=127.0.0.1", f"--port={_free_port()}", f"--work_dir={tmp_path}",
+                f"--credentials={credentials}", "--authenticate_http_readwrite", "--http_authenticators=nope")
+    assert (
+        f"Permissions on credentials file '{credentials}' are too open. It is recommended that your credentials "
+        "file is NOT accessible by others."
+    ) in proc.stderr
+    assert _exit_line(proc.stderr).startswith("Failed to create HTTP authenticator module 'nope': ")
+
+
+def test_both_credentials_file_formats_are_parsed(tmp_path):
+    common = _common()
+    text = tmp_path / "text"
+    text.write_text("ops s3cret\n\nagent agentpw\n")
+    assert common.read_credentials(str(text)) == [("ops", "s3cret"), ("agent", "agentpw")]
+    js = tmp_path / "json"
+    js.write_text(json.dumps({"credentials": [{"principal": "ops", "secret": "s3cret"}, {"principal": "x"}]}))
+    assert common.read_credentials(str(js)) == [("ops", "s3cret"), ("x", "")]
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"principal": "agent", "secret": "agentpw"}))
+    assert common.read_credential(str(one)) == ("agent", "agentpw")
+    line = tmp_path / "one.txt"
+    line.write_text("agent agentpw\n")
+    assert common.read_credential(str(line)) == ("agent", "agentpw")
+    two = tmp_path / "two.txt"
+    two.write_text("a b\nc d\n")
+    with pytest.raises(common.CredentialError, match=r"^Expecting only one credential$"):
+        common.read_credential(str(two))
+    tab = tmp_path / "tab.txt"
+    tab.write_text("a\tb\n")  # only a space separates principal and secret
+    with pytest.raises(common.CredentialError, match=r"^Invalid credential format$"):
+        common.read_credential(str(tab))
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    assert common.read_credentials(str(empty)) is None and common.read_credential(str(empty)) is None
+
+
+def test_agent_without_credential_is_refused(secured):
+    _agent, agent_port, _log = secured["agent"]()
+    pid = f"slave(1)@127.0.0.1:{agent_port}"
+    message = f"Refusing registration of agent at {pid} because it is not authenticated"
+    assert _wait_for(lambda: message in secured["log"].read_text())
+    slaves = json.loads(_get(secured["port"], "/master/slaves")[2])["slaves"]
+    assert all(s["pid"] != pid for s in slaves)
+
+
+def test_agent_with_credential_is_registered(secured):
+    credential = secured["work"] / "agent.json"
+    credential.write_text(json.dumps({"principal": "agent", "secret": "agentpw"}))
+    credential.chmod(0o600)
+    _agent, agent_port, log = secured["agent"](f"--credential={credential}")
+    pid = f"slave(1)@127.0.0.1:{agent_port}"
+
+    def registered():
+        return any(s["pid"] == pid for s in json.loads(_get(secured["port"], "/master/slaves")[2])["slaves"])
+
+    assert _wait_for(registered)
+    assert f"Successfully authenticated principal 'agent' at {pid}" in secured["log"].read_text()
+    text = log.read_text()
+    assert "Agent using credential for: agent" in text
+    assert f"Successfully authenticated with master master@127.0.0.1:{secured['port']}" in text
+
+
+def test_agent_with_a_wrong_secret_exits(secured):
+    credential = secured["work"] / "agent.txt"
+    credential.write_text("agent wrong\n")
+    agent, agent_port, log = secured["agent"](f"--credential={credential}")
+    assert agent.wait(10) == 1
+    assert _exit_line(log.read_text()) == f"Master master@127.0.0.1:{secured['port']} refused authentication"
+    pid = f"slave(1)@127.0.0.1:{agent_port}"
+    assert f"Authentication of {pid} was unsuccessful: Invalid credentials" in secured["log"].read_text()
+
+
+def test_framework_without_credential_is_refused(secured):
+    pid = "scheduler-1@127.0.0.1:1"
+    status, answer = _post(secured["port"], "/standin/frameworks",
+                           {"id": None, "name": "nocred", "hostname": "vm", "webui_url": "", "pid": pid})
+    assert (status, answer) == (403, {"message": f"Framework at {pid} is not authenticated"})
+    assert (f"Refusing subscription of framework 'nocred' at {pid}: Framework at {pid} is not authenticated"
+            in secured["log"].read_text())
+
+
+def test_framework_with_credential_is_accepted_and_a_wrong_secret_refused(secured):
+    body = {"id": None, "name": "marathon", "hostname": "vm", "webui_url": "", "pid": "scheduler-2@127.0.0.1:1",
+            "principal": "marathon", "secret": "marathonpw"}
+    status, answer = _post(secured["port"], "/standin/frameworks", body)
+    assert status == 200 and answer["id"]
+    frameworks = json.loads(_get(secured["port"], "/master/frameworks")[2])["frameworks"]
+    assert any(f["id"] == answer["id"] for f in frameworks)
+    status, answer = _post(secured["port"], "/standin/frameworks",
+                           {**body, "pid": "scheduler-3@127.0.0.1:1", "secret": "wrong"})
+    assert (status, answer) == (401, {"message": "Master refused authentication"})
+
+
+def test_agent_readonly_http_authentication(tmp_path):
+    http_credentials = tmp_path / "http_credentials"
+    http_credentials.write_text(json.dumps({"credentials": [{"principal": "ops", "secret": "s3cret"}]}))
+    http_credentials.chmod(0o600)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(SBIN / "mesos-agent"), "--ip=127.0.0.1", f"--port={port}", f"--work_dir={tmp_path}/a",
+         "--master=127.0.0.1:1", "--authenticate_http_readonly", f"--http_credentials={http_credentials}"],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_http(port, proc, "/health")[0] == 200
+        status, headers, body = _request(port, "GET", "/state")
+        assert (status, body) == (401, b"401 Unauthorized.")
+        assert headers["WWW-Authenticate"] == 'Basic realm="mesos-agent-readonly"'
+        assert _request(port, "GET", "/slave(1)/flags", auth="ops:wrong")[0] == 401
+        assert _request(port, "GET", "/state", auth="ops:s3cret")[0] == 200
+        assert _request(port, "POST", "/api/v1", b"{}")[0] == 501  # read-write realm not enabled: not emulated
+    finally:
+        proc.kill()
+        proc.wait(5)

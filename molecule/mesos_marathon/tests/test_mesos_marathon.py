@@ -14,14 +14,15 @@ import urllib.request
 MASTERS = {"mm1": "172.29.15.11", "mm2": "172.29.15.12", "mm3": "172.29.15.13"}
 AGENT = "172.29.15.21"
 AUTH = "Basic " + base64.b64encode(b"molecule:molecule-secret").decode()
+MESOS_ADMIN = "Basic " + base64.b64encode(b"admin:admin-secret-molecule").decode()
 FAILOVER_LIMIT = 30
 
 
 def get(url, auth=True, method="GET", body=None):
-    """(status, parsed JSON or text, headers)"""
+    """(status, parsed JSON or text, headers); auth: True (Marathon's user), False, or a header value."""
     request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
     if auth:
-        request.add_header("Authorization", AUTH)
+        request.add_header("Authorization", AUTH if auth is True else auth)
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -136,10 +137,55 @@ def test_one_mesos_leader_with_the_agent_and_one_marathon_leader(host):
     assert agent_state["id"] == agents[f"{AGENT}:5051"]["id"]
 
     for ip in MASTERS.values():
-        status, body, headers = get(f"http://{ip}:8080/ping", auth=False)
+        status, body, headers = get(f"http://{ip}:8080/ping")
         assert (status, body.strip()) == (200, "pong"), ip
     assert marathon_leader(MASTERS.values()) in MASTERS.values()
-    assert get(f"http://{leader}:8080/v2/apps", auth=False)[0] == 401  # basic auth is on
+    # Marathon registered with the masters as an authenticated framework.
+    frameworks = get(f"http://{leader}:5050/master/frameworks", auth=False)[1]["frameworks"]
+    assert [f["name"] for f in frameworks if f["active"]] == ["marathon"], frameworks
+
+
+def test_nothing_answers_without_credentials(host):
+    """What someone on the network gets without the cluster's credentials."""
+    if _name(host) != "mm1":
+        return
+    leader = mesos_leader(MASTERS.values())
+    # Marathon: every path, /ping included, asks for Basic auth; an app needs the credentials.
+    for path in ("/ping", "/v2/apps"):
+        status, _, headers = get(f"http://{leader}:8080{path}", auth=False)
+        assert status == 401 and headers["WWW-Authenticate"].lower().startswith("basic realm="), (path, status)
+    app = {"id": "/intruder", "cmd": "id", "cpus": 0.1, "mem": 16}
+    assert get(f"http://{leader}:8080/v2/apps", auth=False, method="POST", body=app)[0] == 401
+    assert get(f"http://{leader}:8080/v2/apps", auth="Basic " + base64.b64encode(b"molecule:wrong").decode(),
+               method="POST", body=app)[0] == 401
+    # Mesos: the read-write endpoints of the masters and the agent want the operator's user.
+    status, body, headers = get(f"http://{leader}:5050/master/teardown", auth=False, method="POST",
+                                body={"frameworkId": "x"})
+    assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="mesos-master-readwrite"', (status, body)
+    status, _, _ = get(f"http://{leader}:5050/master/maintenance/schedule", auth=MESOS_ADMIN)
+    assert status == 200
+    status, _, headers = get(f"http://{AGENT}:5051/api/v1", auth=False, method="POST",
+                             body={"type": "GET_HEALTH"})
+    assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="mesos-agent-readwrite"'
+    # No credential on a command line that /flags shows.
+    flags = json.dumps(get(f"http://{leader}:5050/master/flags", auth=False)[1])
+    assert "zk-secret-molecule" not in flags and "agent-secret-molecule" not in flags
+    assert get(f"http://{leader}:5050/master/flags", auth=False)[1]["flags"]["zk"] == \
+        "file:///etc/dcos/mesos-master/zk"
+
+
+def test_the_znodes_are_writable_by_the_digest_user_only(host):
+    """ZooKeeper's own CLI, anonymous: reads /mesos, cannot write there, cannot read Marathon's state."""
+    if _name(host) != "mm1":
+        return
+    cli = ("/usr/share/zookeeper/bin/zkCli.sh -server 172.29.15.11:2181 {} 2>&1")
+    acl = host.check_output(cli.format("getAcl /mesos"))
+    assert "'digest,'dcos:" in acl and "'world,'anyone\n: r" in acl.replace("\r", ""), acl
+    # Marathon's state is private: anonymous cannot even read its ACL (ZooKeeper 3.8 wants READ for that).
+    assert "Insufficient permission" in host.run(cli.format("getAcl /marathon")).stdout
+    assert "Insufficient permission" in host.run(cli.format("create /mesos/intruder x")).stdout
+    assert "Insufficient permission" in host.run(cli.format("create /intruder x")).stdout
+    assert "Insufficient permission" in host.run(cli.format("ls /marathon")).stdout
 
 
 def test_leaders_fail_over_within_30_s_and_nothing_is_lost(host):

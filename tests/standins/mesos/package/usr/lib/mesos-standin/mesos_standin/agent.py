@@ -19,6 +19,20 @@ from .metrics_keys import AGENT_KEYS
 HEARTBEAT_SECS = 5.0
 RETRY_SECS = 1.0
 AGENT_ENDPOINTS = ("state", "state.json", "health", "flags")
+READONLY_REALM = "mesos-agent-readonly"
+READWRITE_REALM = "mesos-agent-readwrite"
+# The agent's routes and their realms (src/slave/slave.cpp, Slave::initialize); /api/v1/executor
+# and /api/v1/resource_provider have realms of their own that the stand-in does not emulate.
+AGENT_ROUTE_REALMS = {
+    "api/v1": READWRITE_REALM,
+    "api/v1/executor": None,
+    "api/v1/resource_provider": None,
+    "state": READONLY_REALM,
+    "flags": READONLY_REALM,
+    "health": None,
+    "monitor/statistics": READONLY_REALM,
+    "containers": READONLY_REALM,
+}
 
 
 class Agent:
@@ -35,6 +49,8 @@ class Agent:
         self.zk = None
         self.zk_url = None
         self.standalone = None
+        self.credential = None  # (principal, secret) of --credential
+        self.http_realms = {}  # realm -> {principal: secret} for --authenticate_http_*
 
     # --- startup, in src/slave/main.cpp order ---
 
@@ -65,6 +81,7 @@ class Agent:
         glog.info("main.cpp:614", "Starting Mesos agent")
         glog.info("slave.cpp:311", f"Mesos agent started on (1)@{self.ip}:{self.port}")
         glog.info("slave.cpp:312", f"Flags at startup: {flags.command_line()}")
+        self._init_authentication()
         glog.info("slave.cpp:650", f"Agent resources: {self._resources_text()}")
         glog.info("slave.cpp:658", f"Agent attributes: [ {self._attributes_text()} ]")
         glog.info("slave.cpp:663", f"Agent hostname: {self.hostname}")
@@ -80,6 +97,46 @@ class Agent:
             pass
         self._shutdown()
         return 0
+
+    def _init_authentication(self):
+        """Slave::initialize: --credential, --http_credentials and the HTTP authenticators."""
+        flags = self.flags
+        path = flags.get("credential")
+        if path:
+            try:
+                credential = common.read_credential(path)
+            except common.CredentialError as exc:
+                raise Exit(f"{exc} (see --credential flag)", "slave.cpp:331") from None
+            if credential is None:
+                raise Exit(f"Empty credential file '{path}' (see --credential flag)", "slave.cpp:334")
+            self.credential = credential
+            glog.info("slave.cpp:338", f"Agent using credential for: {credential[0]}")
+        http_credentials = None
+        path = flags.get("http_credentials")
+        if path:
+            try:
+                http_credentials = common.read_credentials(path)
+            except common.CredentialError as exc:
+                raise Exit(f"{exc} (see --http_credentials flag)", "slave.cpp:347") from None
+            if http_credentials is None:
+                raise Exit(
+                    "Credentials file must contain at least one credential (see --http_credentials flag)",
+                    "slave.cpp:350",
+                )
+        names = flags.get("http_authenticators") or common.DEFAULT_BASIC_HTTP_AUTHENTICATOR
+        for flag, realm, where in (
+            ("authenticate_http_readonly", READONLY_REALM, "slave.cpp:399"),
+            ("authenticate_http_readwrite", READWRITE_REALM, "slave.cpp:410"),
+        ):
+            if flags.get(flag):
+                self.http_realms[realm] = common.http_authenticator(realm, names, http_credentials, where)
+
+    def _http_denied(self, realm, headers):
+        table = self.http_realms.get(realm) if realm else None
+        if table is None:
+            return None
+        _principal, denied = common.basic_authenticate(headers, realm, table)
+        return denied
 
     def terminate(self, *_):
         self.stop_event.set()
@@ -234,6 +291,11 @@ class Agent:
             glog.info("slave.cpp:1270", "Detecting new master")
         else:
             glog.info("slave.cpp:1240", f"New master detected at {info.get('pid')}")
+            if self.credential is not None:
+                glog.info("slave.cpp:1366", f"Authenticating with master {info.get('pid')}")
+                glog.info("slave.cpp:1375", "Using default CRAM-MD5 authenticatee")
+            else:
+                glog.info("slave.cpp:1256", "No credentials provided. Attempting to register without authentication")
         self.wake.set()
 
     def _standalone_thread(self):
@@ -316,6 +378,8 @@ class Agent:
             "resources": self.resources,
             "attributes": self.attributes,
         }
+        if self.credential is not None:
+            payload["principal"], payload["secret"] = self.credential
         request = urllib.request.Request(
             f"http://{ip}:{port}/standin/agents",
             data=common.dumps(payload).encode(),
@@ -325,6 +389,11 @@ class Agent:
         try:
             with _NO_REDIRECT.open(request, timeout=5) as response:
                 answer = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                # Slave::_authenticate: a refused authentication ends the agent.
+                glog.exit_failure("slave.cpp:1440", f"Master {leader.get('pid')} refused authentication")
+            return False  # 403: the master dropped the registration; it is retried
         except (urllib.error.URLError, OSError, ValueError):
             with self.lock:
                 if self.registered and self.leader is leader:
@@ -342,6 +411,8 @@ class Agent:
             was = self.registered
             self.registered = True
         if not was:
+            if self.credential is not None:
+                glog.info("slave.cpp:1448", f"Successfully authenticated with master {leader.get('pid')}")
             if had_id:
                 glog.info("slave.cpp:1456", f"Re-registered with master {leader.get('pid')}")
             else:
@@ -351,18 +422,25 @@ class Agent:
 
     # --- HTTP ---
 
-    def app(self, method, path, query, body):
+    def app(self, method, path, query, body, headers=None):
         if path in ("/version", "/version/"):
             return json_response(common.version_body())
         if path == "/metrics/snapshot":
-            return json_response(self._metrics())
+            return self._http_denied(READONLY_REALM, headers) or json_response(self._metrics())
         if path.startswith("/slave(1)/"):
             endpoint = path[len("/slave(1)/") :]
-        elif path.count("/") == 1:
+        elif path.count("/") == 1 or path[1:] in AGENT_ROUTE_REALMS:
             endpoint = path[1:]
         else:
             return common.not_found()
+        route = endpoint[: -len(".json")] if endpoint.endswith(".json") else endpoint
+        if route in AGENT_ROUTE_REALMS:
+            denied = self._http_denied(AGENT_ROUTE_REALMS[route], headers)
+            if denied is not None:
+                return denied
         if endpoint not in AGENT_ENDPOINTS:
+            if route in AGENT_ROUTE_REALMS:
+                return Response(501, f"TEST STAND-IN: {path} is not emulated", "text/plain; charset=utf-8")
             return common.not_found()
         if endpoint == "health":
             return Response(200)

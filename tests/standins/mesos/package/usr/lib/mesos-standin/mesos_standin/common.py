@@ -1,6 +1,8 @@
 """Shared pieces: build info, HTTP server in libprocess' manner, addresses, ZooKeeper URLs and
 leader detection, resources/attributes text, system metrics."""
 
+import base64
+import binascii
 import json
 import os
 import socket
@@ -87,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
-            response = self.server.app(method, parts.path, parts.query, body)
+            response = self.server.app(method, parts.path, parts.query, body, self.headers)
         except Exception as exc:
             response = Response(500, str(exc), "text/plain; charset=utf-8")
         self.send_response(response.status)
@@ -435,3 +437,162 @@ def setup_logging(flags, warnings_at, build_at):
     for warning in flags.warnings:
         glog.warning(warnings_at, warning)
     log_build(build_at)
+
+
+# --- authentication (tests/reference/mesos-1.11.0/authentication.md) ---
+
+DEFAULT_BASIC_HTTP_AUTHENTICATOR = "basic"
+
+
+class CredentialError(Exception):
+    """credentials::read / readCredential returned an Error."""
+
+
+def _read_credential_file(path, kind, where):
+    """os::read, then the 'too open' warning of src/credentials/credentials.hpp. None when empty."""
+    glog.info(where[0], f"Loading {kind} for authentication from '{path}'")
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read().decode("utf-8", "surrogateescape")
+    except OSError as exc:
+        raise CredentialError(f"Failed to read {kind} file '{path}': {exc.strerror}") from None
+    if content == "":
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        glog.warning(where[1], f"Failed to stat {kind} file '{path}': {exc.strerror}")
+    else:
+        if mode & 0o007:
+            glog.warning(
+                where[1],
+                f"Permissions on {kind} file '{path}' are too open. It is recommended that your "
+                f"{kind} file is NOT accessible by others.",
+            )
+    return content
+
+
+def _tokenize(text, delimiters):
+    """stout strings::tokenize: split on any delimiter character, empty tokens dropped."""
+    out, token = [], ""
+    for char in text:
+        if char in delimiters:
+            if token:
+                out.append(token)
+            token = ""
+        else:
+            token += char
+    if token:
+        out.append(token)
+    return out
+
+
+def _credential_from_json(value):
+    """protobuf::parse<Credential>: principal (required string), secret (optional string)."""
+    if not isinstance(value, dict) or not isinstance(value.get("principal"), str):
+        return None
+    secret = value.get("secret", "")
+    if not isinstance(secret, str):
+        return None
+    return (value["principal"], secret)
+
+
+def read_credentials(path):
+    """credentials::read(path): [(principal, secret)], None for an empty file; CredentialError."""
+    content = _read_credential_file(path, "credentials", ("credentials.hpp:37", "credentials.hpp:49"))
+    if content is None:
+        return None
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        items = data.get("credentials", [])
+        if isinstance(items, list):
+            parsed = [_credential_from_json(item) for item in items]
+            if all(p is not None for p in parsed):
+                return parsed
+    credentials = []
+    for line in _tokenize(content, "\n"):
+        pairs = _tokenize(line, " ")
+        if len(pairs) != 2:
+            raise CredentialError(f"Invalid credential format at line {len(credentials) + 1}")
+        credentials.append((pairs[0], pairs[1]))
+    return credentials
+
+
+def read_credential(path):
+    """credentials::readCredential(path): (principal, secret), None for an empty file; CredentialError."""
+    content = _read_credential_file(path, "credential", ("credentials.hpp:80", "credentials.hpp:92"))
+    if content is None:
+        return None
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        parsed = _credential_from_json(data)
+        if parsed is not None:
+            return parsed
+    lines = _tokenize(content, "\n")
+    if len(lines) != 1:
+        raise CredentialError("Expecting only one credential")
+    pairs = _tokenize(lines[0], " ")
+    if len(pairs) != 2:
+        raise CredentialError("Invalid credential format")
+    return (pairs[0], pairs[1])
+
+
+def http_authenticator(realm, names_flag, credentials, where):
+    """initializeHttpAuthenticators (src/common/http.cpp) for the default 'basic' authenticator:
+    {principal: secret} for the realm, or Exit with the real error text."""
+    names = names_flag.split(",")
+    for name in names:
+        if name == DEFAULT_BASIC_HTTP_AUTHENTICATOR:
+            if credentials is None:
+                raise Exit(
+                    f"Failed to create HTTP authenticator module '{name}': No credentials provided for the "
+                    f"default '{DEFAULT_BASIC_HTTP_AUTHENTICATOR}' HTTP authenticator for realm '{realm}'",
+                    where,
+                )
+            glog.info(
+                "http.cpp:1293",
+                f"Creating default '{DEFAULT_BASIC_HTTP_AUTHENTICATOR}' HTTP authenticator for realm '{realm}'",
+            )
+        else:
+            raise Exit(
+                f"Failed to create HTTP authenticator module '{name}': HTTP authenticator '{name}' not found. "
+                f"Check the spelling (compare to '{DEFAULT_BASIC_HTTP_AUTHENTICATOR}') or verify that the "
+                "authenticator was loaded successfully (see --modules)",
+                where,
+            )
+    return dict(credentials)  # hashmap::put: a later entry for a principal replaces an earlier one
+
+
+def unauthorized(realm):
+    """http::Unauthorized({"Basic realm=\\"<realm>\\""}): 401, text body "401 Unauthorized."."""
+    return Response(
+        401, "401 Unauthorized.", "text/plain; charset=utf-8", [("WWW-Authenticate", f'Basic realm="{realm}"')]
+    )
+
+
+def basic_authenticate(headers, realm, table):
+    """libprocess BasicAuthenticatorProcess::authenticate: the principal, or the 401 response."""
+    header = headers.get("Authorization") if headers is not None else None
+    if header is None:
+        return None, unauthorized(realm)
+    components = header.split(" ")
+    if len(components) != 2 or components[0] != "Basic":
+        return None, unauthorized(realm)
+    try:
+        decoded = base64.b64decode(components[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None, unauthorized(realm)
+    credential = decoded.split(b":")
+    if len(credential) != 2:
+        return None, unauthorized(realm)
+    principal = credential[0].decode("utf-8", "surrogateescape")
+    secret = table.get(principal)
+    if secret is None or secret.encode("utf-8", "surrogateescape") != credential[1]:
+        return None, unauthorized(realm)
+    return principal, None

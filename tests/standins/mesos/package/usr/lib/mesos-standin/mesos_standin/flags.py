@@ -168,6 +168,8 @@ def parse_value(kind, text):
         if not _DOUBLE.fullmatch(text):
             raise FlagError(CONVERT)
         return float(text)
+    if kind == "path" and text.startswith("file://"):
+        return text[len("file://") :]  # stout Path(): the "file://" prefix is removed
     return text
 
 

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 import uuid
+from urllib.parse import parse_qs
 
 from . import common, glog
 from .common import Exit, Response, json_response
@@ -24,6 +25,35 @@ AGENT_CAPABILITIES = [
     "TASK_RESOURCE_LIMITS",
 ]
 MASTER_ENDPOINTS = ("health", "state", "state.json", "state-summary", "slaves", "frameworks", "flags", "redirect")
+READONLY_REALM = "mesos-master-readonly"
+READWRITE_REALM = "mesos-master-readwrite"
+# The master's routes and their authentication realms (src/master/master.cpp, Master::initialize).
+# /health and /redirect have none; /api/v1/scheduler is in the HTTP framework realm, which the
+# stand-in does not emulate.
+MASTER_ROUTE_REALMS = {
+    "api/v1": READWRITE_REALM,
+    "api/v1/scheduler": None,
+    "create-volumes": READWRITE_REALM,
+    "destroy-volumes": READWRITE_REALM,
+    "frameworks": READONLY_REALM,
+    "flags": READONLY_REALM,
+    "health": None,
+    "redirect": None,
+    "reserve": READWRITE_REALM,
+    "roles": READONLY_REALM,
+    "teardown": READWRITE_REALM,
+    "slaves": READONLY_REALM,
+    "state": READONLY_REALM,
+    "state-summary": READONLY_REALM,
+    "tasks": READONLY_REALM,
+    "maintenance/schedule": READWRITE_REALM,
+    "maintenance/status": READONLY_REALM,
+    "machine/down": READWRITE_REALM,
+    "machine/up": READWRITE_REALM,
+    "unreserve": READWRITE_REALM,
+    "weights": READWRITE_REALM,
+    "quota": READWRITE_REALM,
+}
 
 
 class Master:
@@ -50,6 +80,11 @@ class Master:
         self.leader_node = None
         self.suspended_since = None
         self.quorum = 1
+        self.sasl_secrets = None  # {principal: secret} of --credentials (CRAM-MD5); None: no credentials
+        self.http_realms = {}  # realm -> {principal: secret} for --authenticate_http_*
+        self.authenticated = {}  # pid -> principal
+        self.maintenance_schedule = {}
+        self.completed_frameworks = set()
 
     # --- startup checks, in src/master/main.cpp order ---
 
@@ -110,6 +145,7 @@ class Master:
         glog.info("main.cpp:520", "Starting Mesos master")
         glog.info("master.cpp:419", f"Master {self.id} ({hostname}) started on {self.ip}:{self.port}")
         glog.info("master.cpp:421", f"Flags at startup: {flags.command_line()}")
+        self._init_authentication()
 
         if url is None:
             self._detected(self.info)
@@ -120,6 +156,55 @@ class Master:
             self._tick()
         self._shutdown()
         return 0
+
+    def _init_authentication(self):
+        """Master::initialize: authentication state, --credentials, the CRAM-MD5 authenticator and
+        the HTTP authenticators of the read-only and read-write realms."""
+        flags = self.flags
+        if flags.get("authenticate_frameworks"):
+            glog.info("master.cpp:497", "Master only allowing authenticated frameworks to register")
+        else:
+            glog.info("master.cpp:499", "Master allowing unauthenticated frameworks to register")
+        if flags.get("authenticate_agents"):
+            glog.info("master.cpp:503", "Master only allowing authenticated agents to register")
+        else:
+            glog.info("master.cpp:505", "Master allowing unauthenticated agents to register")
+        if flags.get("authenticate_http_frameworks"):
+            glog.info("master.cpp:509", "Master only allowing authenticated HTTP frameworks to register")
+        else:
+            glog.info("master.cpp:512", "Master allowing HTTP frameworks to register without authentication")
+        credentials = None
+        path = flags.get("credentials")
+        if path:
+            try:
+                credentials = common.read_credentials(path)
+            except common.CredentialError as exc:
+                raise Exit(f"{exc} (see --credentials flag)", "master.cpp:522") from None
+            if credentials is None:
+                raise Exit(
+                    "Credentials file must contain at least one credential (see --credentials flag)", "master.cpp:525"
+                )
+        glog.info("master.cpp:549", "Using default 'crammd5' authenticator")
+        if credentials is None:
+            glog.warning("authenticator.cpp:512", "No credentials provided, authentication requests will be refused")
+        else:
+            self.sasl_secrets = dict(credentials)
+        glog.info("authenticator.cpp:519", "Initializing server SASL")
+        names = flags.get("http_authenticators") or ""
+        for flag, realm, where in (
+            ("authenticate_http_readonly", READONLY_REALM, "master.cpp:588"),
+            ("authenticate_http_readwrite", READWRITE_REALM, "master.cpp:599"),
+        ):
+            if flags.get(flag):
+                self.http_realms[realm] = common.http_authenticator(realm, names, credentials, where)
+
+    def _http_denied(self, realm, headers):
+        """libprocess: a route with a realm that has an authenticator needs valid credentials."""
+        table = self.http_realms.get(realm) if realm else None
+        if table is None:
+            return None
+        _principal, denied = common.basic_authenticate(headers, realm, table)
+        return denied
 
     def _zk_url(self):
         text = self.flags.get("zk").strip()
@@ -335,11 +420,62 @@ class Master:
                 raise ValueError("expected an object")
         except ValueError as exc:
             return json_response({"message": f"Failed to parse body: {exc}"}, 400)
+        refused = self._authenticate_caller(kind, data)
+        if refused is not None:
+            return refused
         now = time.time()
         with self.lock:
             if kind == "agents":
                 return json_response({"id": self._register_agent(data, now)})
             return json_response({"id": self._register_framework(data, now)})
+
+    def _authenticate_caller(self, kind, data):
+        """Master::authenticate / _authenticate (CRAM-MD5 against --credentials) for a caller that
+        presents a credential, then the --authenticate_agents / --authenticate_frameworks checks of
+        Master::registerSlave / reregisterSlave / subscribe. None when the caller may register."""
+        pid = str(data.get("pid") or "")
+        principal = data.get("principal")
+        authenticated = None
+        if principal is not None:
+            principal = str(principal)
+            secret = data.get("secret")
+            secret = "" if secret is None else str(secret)
+            with self.lock:
+                known = self.authenticated.get(pid)
+            secrets = self.sasl_secrets or {}
+            if principal in secrets and secrets[principal] == secret:
+                if known != principal:
+                    glog.info("master.cpp:10035", f"Authenticating {pid}")
+                    glog.info("authenticator.cpp:213", "Authentication success")
+                    glog.info("master.cpp:10068", f"Successfully authenticated principal '{principal}' at {pid}")
+                with self.lock:
+                    self.authenticated[pid] = principal
+                authenticated = principal
+            else:
+                glog.info("master.cpp:10035", f"Authenticating {pid}")
+                reason = "authentication failure" if principal in secrets else "user not found"
+                glog.warning("authenticator.cpp:220", f"Authentication failure: {reason}")
+                glog.info("master.cpp:10073", f"Authentication of {pid} was unsuccessful: Invalid credentials")
+                with self.lock:
+                    self.authenticated.pop(pid, None)
+                return json_response({"message": "Master refused authentication"}, 401)
+        if kind == "agents" and self.flags.get("authenticate_agents") and authenticated is None:
+            again = "re-" if data.get("id") else ""
+            message = f"Refusing {again}registration of agent at {pid} because it is not authenticated"
+            glog.warning("master.cpp:7108" if again else "master.cpp:6826", message)
+            return json_response({"message": message}, 403)
+        if kind == "frameworks":
+            error = None
+            if data.get("id") and data.get("id") in self.completed_frameworks:
+                error = "Framework has been removed"
+            elif self.flags.get("authenticate_frameworks") and authenticated is None:
+                error = f"Framework at {pid} is not authenticated"
+            if error is not None:
+                glog.info(
+                    "master.cpp:2669", f"Refusing subscription of framework '{data.get('name')}' at {pid}: {error}"
+                )
+                return json_response({"message": error}, 403)
+        return None
 
     def _register_agent(self, data, now):
         agent_id = data.get("id")
@@ -405,24 +541,35 @@ class Master:
 
     # --- HTTP ---
 
-    def app(self, method, path, query, body):
+    def app(self, method, path, query, body, headers=None):
         if path in ("/version", "/version/"):
             return json_response(common.version_body())
         if path == "/metrics/snapshot":
-            return json_response(self._metrics())
+            return self._http_denied(READONLY_REALM, headers) or json_response(self._metrics())
         if path in ("/standin/agents", "/standin/frameworks", "/master/standin/agents", "/master/standin/frameworks"):
             if method != "POST":
                 return Response(405, headers=[("Allow", "POST")])
             return self._register(path.rsplit("/", 1)[1], body)
         if path.startswith("/master/"):
             endpoint = path[len("/master/") :]
-        elif path.count("/") == 1 or path.startswith("/redirect/"):
+        elif path.count("/") == 1 or path.startswith("/redirect/") or path[1:] in MASTER_ROUTE_REALMS:
             endpoint = path[1:]
         else:
             return common.not_found()
         if endpoint == "redirect" or endpoint.startswith("redirect/"):
             return self._redirect(endpoint[len("redirect") :])
+        route = endpoint[: -len(".json")] if endpoint.endswith(".json") else endpoint
+        if route in MASTER_ROUTE_REALMS:
+            denied = self._http_denied(MASTER_ROUTE_REALMS[route], headers)
+            if denied is not None:
+                return denied
+        if route == "teardown":
+            return self._teardown(method, body)
+        if route == "maintenance/schedule":
+            return self._maintenance_schedule(method, body)
         if endpoint not in MASTER_ENDPOINTS:
+            if route in MASTER_ROUTE_REALMS:
+                return Response(501, f"TEST STAND-IN: {path} is not emulated", "text/plain; charset=utf-8")
             return common.not_found()
         if endpoint == "health":
             return Response(200)
@@ -439,6 +586,51 @@ class Master:
         if endpoint == "flags":
             return json_response({"flags": self.flags.rendered()})
         return common.not_found()
+
+    def _teardown(self, method, body):
+        """Http::teardown: POST with form field frameworkId."""
+        if method != "POST":
+            return Response(
+                405,
+                f"405 Method Not Allowed. Expecting one of {{ 'POST' }}, but received '{method}'.",
+                "text/plain; charset=utf-8",
+                [("Allow", "POST")],
+            )
+        values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get("frameworkId")
+        if not values:
+            return Response(
+                400, "Missing 'frameworkId' query parameter in the request body", "text/plain; charset=utf-8"
+            )
+        with self.lock:
+            entry = self.frameworks.pop(values[-1], None)
+            if entry is not None:
+                self.completed_frameworks.add(values[-1])
+        if entry is None:
+            return Response(400, "No framework found with specified ID", "text/plain; charset=utf-8")
+        glog.info("master.cpp:11030", f"Removing framework {values[-1]} ({entry['name']})")
+        return Response(200)
+
+    def _maintenance_schedule(self, method, body):
+        """GET: the schedule as JSON ({} when empty); POST: replaces it (stand-in: not validated)."""
+        if method == "GET":
+            with self.lock:
+                return json_response(self.maintenance_schedule)
+        if method != "POST":
+            return Response(
+                405,
+                f"405 Method Not Allowed. Expecting one of {{ 'GET', 'POST' }}, but received '{method}'.",
+                "text/plain; charset=utf-8",
+                [("Allow", "GET, POST")],
+            )
+        try:
+            schedule = json.loads(body or b"{}")
+            if not isinstance(schedule, dict):
+                raise ValueError("expected an object")
+        except ValueError as exc:
+            return Response(400, f"Failed to parse the maintenance schedule: {exc}", "text/plain; charset=utf-8")
+        with self.lock:
+            self.maintenance_schedule = schedule
+        return Response(200)
 
     def _redirect(self, rest):
         with self.lock:

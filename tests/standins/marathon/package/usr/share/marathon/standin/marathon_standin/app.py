@@ -198,7 +198,11 @@ def main(argv: list[str]) -> int:
 
         state.store = MemoryStore()
 
-    from .http_api import serve
+    from .http_api import http_credentials, serve
+
+    if opts["http_credentials"] and http_credentials(opts) is None:
+        logging.getLogger("marathon.http").error(
+            "The HTTP credentials must be specified in the form of 'user:password'.")
 
     address = opts["http_address"] or "0.0.0.0"
     try:

@@ -7,6 +7,7 @@ import html
 import http.client
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -116,9 +117,10 @@ class Handler(BaseHTTPRequestHandler):
                     ("Expires", "0")]
         return headers
 
-    def reply(self, status: int, body: bytes = b"", content_type: str | None = JSON, headers=()) -> None:
+    def reply(self, status: int, body: bytes = b"", content_type: str | None = JSON, headers=(),
+              filters: bool = True) -> None:
         self.send_response(status)
-        for name, value in self._common_headers(True):
+        for name, value in self._common_headers(True) if filters else ():
             self.send_header(name, value)
         for name, value in headers:
             self.send_header(name, value)
@@ -133,8 +135,9 @@ class Handler(BaseHTTPRequestHandler):
     def reply_json(self, status: int, obj, headers=()) -> None:
         self.reply(status, dumps(obj), JSON, headers)
 
-    def reply_error_page(self, status: int, message: str, headers=()) -> None:
-        self.reply(status, error_page(status, message, self.path_only), "text/html;charset=utf-8", headers)
+    def reply_error_page(self, status: int, message: str, headers=(), filters: bool = True) -> None:
+        self.reply(status, error_page(status, message, self.path_only), "text/html;charset=utf-8", headers,
+                   filters)
 
     # ---- dispatch -------------------------------------------------------------------------
     def do_GET(self):
@@ -148,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
         self.query = parse_qs(split.query, keep_blank_values=True)
         self.body = self._read_body()
         try:
-            if self.path_only != "/ping" and not self._authenticated():
+            if not self._authenticated():
                 return
             if not self._wait_for_leader():
                 return
@@ -163,18 +166,25 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply_json(500, {"message": f"{type(e).__name__}: {e}"})
 
     def _authenticated(self) -> bool:
-        creds = self.state.opts["http_credentials"]
-        if not creds:
+        """HttpModule's Jetty ConstraintSecurityHandler on "/*" (every path, /ping too) with Jetty's
+        BasicAuthenticator: scheme "basic" in any case, user and password split at the first ':'."""
+        user_password = http_credentials(self.state.opts)
+        if user_password is None:
             return True
-        header = self.headers.get("Authorization", "")
-        if header[:6].lower() == "basic ":
+        header = self.headers.get("Authorization") or ""
+        space = header.find(" ")
+        if space > 0 and header[:space].lower() == "basic":
             try:
-                if base64.b64decode(header[6:].strip()).decode("utf-8") == creds:
-                    return True
+                decoded = base64.b64decode(header[space + 1:].strip()).decode("iso-8859-1")
             except ValueError:
-                pass
+                decoded = ""
+            colon = decoded.find(":")
+            if colon > 0 and (decoded[:colon], decoded[colon + 1:]) == user_password:
+                return True
+        # The security handler answers before the servlet filters (leader proxy, cache headers) run.
         realm = self.state.opts["http_realm"]
-        self.reply_error_page(401, "Unauthorized", headers=[("WWW-Authenticate", f'Basic realm="{realm}"')])
+        self.reply_error_page(401, "Unauthorized", headers=[("WWW-Authenticate", f'basic realm="{realm}"')],
+                              filters=False)
         return False
 
     def _wait_for_leader(self) -> bool:
@@ -378,6 +388,16 @@ class Handler(BaseHTTPRequestHandler):
         if existing is None:
             return self.reply_json(201, result, [*headers, ("Location", self._location(app_id))])
         return self.reply_json(200, result, headers)
+
+
+def http_credentials(opts) -> tuple[str, str] | None:
+    """HttpModule.createSecurityHandler: "(.+):(.+)" (greedy: the last ':' separates); None means no
+    security handler (no --http_credentials, or one that does not match the pattern)."""
+    text = opts["http_credentials"]
+    if not text:
+        return None
+    m = re.fullmatch(r"(.+):(.+)", text)
+    return (m.group(1), m.group(2)) if m else None
 
 
 def serve(state, address: str, port: int) -> Server:

@@ -17,6 +17,27 @@ from pathlib import Path
 
 log = logging.getLogger("marathon.mesos")
 HEARTBEAT_SECONDS = 5.0
+MESOS_SCHEDULER_ERROR = 106  # CrashStrategy.MesosSchedulerError
+FRAMEWORK_ID_HELP = ("In case Mesos does not allow registration with the current frameworkId, follow the "
+                     "instructions for recovery here: https://mesosphere.github.io/marathon/docs/framework-id.html")
+
+
+class SchedulerError(Exception):
+    """What the scheduler driver reports through Scheduler.error(driver, message)."""
+
+
+def build_credential(opts) -> tuple[str, str | None] | None:
+    """MarathonSchedulerDriver: a Credential only with --mesos_authentication; the secret is
+    --mesos_authentication_secret, else the whole content of --mesos_authentication_secret_file
+    (ByteString.readFrom(...).toStringUtf8: not trimmed, a final newline is part of the secret)."""
+    principal = opts["mesos_authentication_principal"]
+    if not opts["mesos_authentication"] or principal is None:
+        return None
+    secret = opts["mesos_authentication_secret"]
+    path = opts["mesos_authentication_secret_file"]
+    if secret is None and path:
+        secret = Path(path).read_bytes().decode("utf-8", "replace")
+    return principal, secret
 JAVA_LIBRARY_PATH = ("/usr/java/packages/lib", "/usr/lib64", "/lib64", "/lib", "/usr/lib")
 
 
@@ -89,6 +110,7 @@ class Registrar:
         self.zk_path = None
         self.wake = threading.Event()
         self.scheduler_id = f"scheduler-{uuid.uuid4()}"
+        self.credential = None
 
     def start(self) -> None:
         threading.Thread(target=self.run, name="mesos-registrar", daemon=True).start()
@@ -157,10 +179,23 @@ class Registrar:
                 "webui_url": self.opts["webui_url"] or f"http://{self.state.host_port}",
                 "pid": f"{self.scheduler_id}@{own_ip}:0",
             }
+            if self.credential is not None:
+                body["principal"] = self.credential[0]
+                if self.credential[1] is not None:
+                    body["secret"] = self.credential[1]
             conn.request("POST", "/standin/frameworks", body=json.dumps(body).encode(),
                          headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
             data = resp.read()
+            if resp.status == 401:
+                log.error("Master %s:%d refused authentication", leader.hostname, leader.port)
+                raise SchedulerError("Master refused authentication")
+            if resp.status == 403:
+                try:
+                    message = json.loads(data).get("message") or ""
+                except ValueError:
+                    message = data.decode("utf-8", "replace")
+                raise SchedulerError(message)
             if resp.status != 200:
                 raise RuntimeError(f"HTTP {resp.status}: {data[:200]!r}")
             fid = json.loads(data).get("id")
@@ -171,6 +206,15 @@ class Registrar:
             conn.close()
 
     def run(self) -> None:
+        try:
+            self.credential = build_credential(self.opts)
+        except OSError as e:
+            log.error("Error reading the Mesos authentication secret from file [%s]: %s",
+                      self.opts["mesos_authentication_secret_file"], e.strerror)
+            self.state.fatal(1, "the Mesos authentication secret could not be read")
+            return
+        if self.credential is not None:
+            log.info("Authenticate with Mesos as %s", self.credential[0])
         store = self.state.store
         framework_id = None
         while not self.state.stopping.is_set():
@@ -214,6 +258,11 @@ class Registrar:
                         framework_id = fid
                     registered_with, last_ok = leader, now
                     self.state.set_mesos(fid, leader.ui_url)
+                except SchedulerError as e:
+                    # MarathonScheduler.error: log, then CrashStrategy.MesosSchedulerError.
+                    log.warning("Error: %s\n%s", e, FRAMEWORK_ID_HELP)
+                    self.state.fatal(MESOS_SCHEDULER_ERROR, "Mesos scheduler error")
+                    return
                 except Exception as e:
                     log.warning("Registration with Mesos master %s:%d failed: %s; retrying",
                                 leader.hostname, leader.port, e)

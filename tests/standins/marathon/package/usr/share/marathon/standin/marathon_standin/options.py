@@ -322,7 +322,19 @@ def parse(argv: list[str], environ=None, specs_list: list[Spec] | None = None) -
         raise ScallopError("Required option 'master' not found")
     for spec in specs_list:
         values[spec.name] = _validate(spec.name, values[spec.name], values)
+    _check_dependencies(supplied)
     return Options(values, supplied, specs)
+
+
+def _check_dependencies(supplied: set) -> None:
+    """MarathonConf: dependsOnAll(mesosAuthentication, List(mesosAuthenticationPrincipal)) and
+    mutuallyExclusive(mesosAuthenticationSecret, mesosAuthenticationSecretFile), with Scallop's texts."""
+    if "mesos_authentication" in supplied and "mesos_authentication_principal" not in supplied:
+        raise ScallopError("When specifying 'mesos_authentication', all of the following options must also be "
+                           "provided: mesos_authentication_principal")
+    if {"mesos_authentication_secret", "mesos_authentication_secret_file"} <= supplied:
+        raise ScallopError("There should be only one or zero of the following options: "
+                           "mesos_authentication_secret, mesos_authentication_secret_file")
 
 
 def help_text(specs_list: list[Spec]) -> str:
