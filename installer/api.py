@@ -5,12 +5,16 @@ validation, run directory, phases and ansible-runner calls (installer.runner.Run
     run = start_run("config.cfg", phases=["hosts"])   # validates, then runs in the background
     for ev in run.events(): ...                       # or run.subscribe(callback)
     run.status(); run.cancel(); run.wait()
+
+    from installer.api import validate
+    validate("config.cfg")   # [] when valid, else one dict per error; no host, nothing written
 """
 
 from pathlib import Path
 from typing import Any
 
 from installer.config import ConfigError, ConfigInvalid
+from installer.config import validate as _validate
 from installer.phases import PHASE_NAMES
 from installer.runner import (
     EXIT_BAD_INPUT,
@@ -26,8 +30,16 @@ from installer.runner import (
 
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PRECHECK", "PHASE_NAMES",
-    "ConfigError", "ConfigInvalid", "Run", "RunBusy", "RunOptions", "RunStatus", "start_run",
+    "ConfigError", "ConfigInvalid", "Run", "RunBusy", "RunOptions", "RunStatus", "start_run", "validate",
 ]
+
+
+def validate(config_path: str | Path) -> list[dict[str, Any]]:
+    """Every error of the config file, [] when it is valid: the validation ./install.sh runs
+    first (config.cfg and the files it names), without contacting a host or writing anything
+    (no runs/ folder). Each error: {"file", "line", "section", "key", "value", "message",
+    "hint"}; a secret's value is "(hidden)", as on the command line."""
+    return [error.public() for error in _validate(Path(config_path))]
 
 
 def start_run(config_path: str | Path, **options: Any) -> Run:

@@ -4,12 +4,13 @@ Exit codes: 0 success, 1 run failed, 2 bad input, 3 precheck failed, 130 interru
 
 import argparse
 import difflib
+import json
 import shutil
 import sys
 from pathlib import Path
 
 from installer import __version__
-from installer.config import ConfigInvalid, load_config
+from installer.config import ConfigInvalid, load_config, validate
 from installer.phases import PHASE_NAMES, PHASES, select
 from installer.runner import (
     DEFAULT_RUNS_DIR,
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="install.sh", description="Install a DCOS cluster from one config file.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config.cfg describing the cluster (copy config.cfg.example)")
+    p.add_argument("--validate", action="store_true",
+                   help="only validate config.cfg (and the files it names): no host contacted, nothing written; "
+                        "exit 0 valid, 2 not (with --json: one JSON document)")
     p.add_argument("--precheck-only", action="store_true", help="check every host, change nothing")
     p.add_argument("--check", action="store_true", help="Ansible check mode: show what would change")
     p.add_argument("--phases", help="comma-separated phases to run (default: all)")
@@ -38,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start_at", metavar="PHASE", help="resume: run from this phase on")
     p.add_argument("--limit", metavar="HOSTS", help="only these hosts (Ansible --limit pattern)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before installing")
-    p.add_argument("--json", action="store_true", help="machine-readable events on stdout, one JSON per line")
+    p.add_argument("--json", action="store_true", help="machine-readable events on stdout, one JSON per line "
+                                                        "(with --validate: one JSON document of the errors)")
     p.add_argument("--demo", action="store_true",
                    help="make a local container cluster (Docker) and install into it; config under runs/demo/")
     p.add_argument("--destroy", action="store_true", help="with --demo: remove the demo cluster")
@@ -98,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.destroy and not args.demo:
         _err("--destroy goes with --demo")
         return EXIT_BAD_INPUT
+    if args.validate and args.demo:
+        _err("--validate checks a config file: give it, without --demo")
+        return EXIT_BAD_INPUT
     if args.demo:
         if args.config:
             _err("--demo makes its own config.cfg (under runs/demo/): give no config file")
@@ -109,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_usage(sys.stderr)
         _err("give the config file: ./install.sh config.cfg (copy config.cfg.example to start)")
         return EXIT_BAD_INPUT
+    if args.validate:
+        return _validate(args.config, args.json)
 
     only, errors = _phase_list(args.phases, "--phases")
     skip, more = _phase_list(args.skip_phases, "--skip-phases")
@@ -118,11 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(Path(args.config))
     except ConfigInvalid as exc:
-        errors_ = exc.errors
-        print(f"{args.config}: {len(errors_)} error{'s' if len(errors_) != 1 else ''}; nothing was changed",
-              file=sys.stderr)
-        for error in errors_:
-            print(f"  {error}", file=sys.stderr)
+        _print_errors(args.config, exc.errors)
         for error in errors:
             print(f"  {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -159,6 +165,24 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     return follow(run, args)
+
+
+def _print_errors(config: str, errors) -> None:
+    print(f"{config}: {len(errors)} error{'s' if len(errors) != 1 else ''}; nothing was changed", file=sys.stderr)
+    for error in errors:
+        print(f"  {error}", file=sys.stderr)
+
+
+def _validate(config: str, as_json: bool) -> int:
+    """--validate: the whole validation of config.cfg and nothing else (no host, no runs/)."""
+    errors = validate(Path(config))
+    if as_json:
+        print(json.dumps({"valid": not errors, "errors": [e.public() for e in errors]}, indent=2))
+    elif errors:
+        _print_errors(config, errors)
+    else:
+        print(f"{config}: valid")
+    return EXIT_BAD_INPUT if errors else 0
 
 
 def _demo(args) -> int | None:

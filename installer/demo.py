@@ -40,10 +40,12 @@ class DemoError(Exception):
     pass
 
 
-def docker(*args: str, check: bool = True, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+def docker(*args: str, check: bool = True, timeout: int = 120, stdin: str | None = None,
+           ) -> subprocess.CompletedProcess[str]:
     if shutil.which("docker") is None:
         raise DemoError("docker is not installed: tests/testbed/docker.sh installs and starts it")
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          input=stdin)
     if check and proc.returncode != 0:
         raise DemoError(f"docker {' '.join(args[:3])} failed: {proc.stderr.strip()}")
     return proc
@@ -57,6 +59,10 @@ class Node:
 
     def sh(self, script: str, check: bool = True, timeout: int = 120) -> str:
         return docker("exec", self.container, "sh", "-c", script, check=check, timeout=timeout).stdout
+
+    def python(self, code: str, stdin: str = "", timeout: int = 60) -> str:
+        """Run Python code on the node (its own python3), stdin given; its stdout."""
+        return docker("exec", "-i", self.container, "python3", "-c", code, stdin=stdin, timeout=timeout).stdout
 
 
 def ssh_keypair(folder: Path) -> Path:
@@ -220,13 +226,27 @@ def build_bundle(out: Path, standins: Path) -> None:
         raise DemoError(f"making the bundle failed:\n{proc.stderr[-3000:]}")
 
 
-def prepare(cluster: DemoCluster, folder: Path, bundle: Path | None = None, reuse: bool = False) -> Path:
+def forget_host_keys(cluster: DemoCluster, runs_dir: Path) -> None:
+    """New containers have new SSH host keys: the cluster's known_hosts (trust on first use)
+    would refuse them as changed keys."""
+    (runs_dir / "state" / cluster.name / "known_hosts").unlink(missing_ok=True)
+
+
+def prepare(cluster: DemoCluster, folder: Path, bundle: Path | None = None, reuse: bool = False,
+            runs_dir: Path | None = None) -> Path:
     """Bundle, containers and config.cfg under folder; returns the config path. With reuse,
-    running containers of the cluster are kept (a second --demo installs into them again)."""
+    running containers of the cluster are kept (a second --demo installs into them again).
+    runs_dir: where the runs of this cluster are recorded (its known host keys are forgotten
+    when new containers are made)."""
     folder.mkdir(parents=True, exist_ok=True)
     bundle = bundle or folder / "bundle"
     build_bundle(bundle, folder / "standins")
-    key = ssh_keypair(folder) if reuse and cluster.running() else cluster.create(folder)
+    if reuse and cluster.running():
+        key = ssh_keypair(folder)
+    else:
+        key = cluster.create(folder)
+        if runs_dir is not None:
+            forget_host_keys(cluster, runs_dir)
     assert_air_gapped(cluster)
     config = folder / "config.cfg"
     config.write_text(cluster.config_text(key, bundle))

@@ -15,6 +15,7 @@ the inventory and logs name the cluster's hosts and users."""
 
 import contextlib
 import datetime as dt
+import uuid
 import json
 import os
 import re
@@ -114,7 +115,7 @@ def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
     return hv
 
 
-def inventory(cfg: Config) -> dict[str, Any]:
+def inventory(cfg: Config, known_hosts: Path | None = None) -> dict[str, Any]:
     cluster = cfg.cluster
     all_vars: dict[str, Any] = {
         "ansible_user": cluster.ssh_user,
@@ -126,6 +127,11 @@ def inventory(cfg: Config) -> dict[str, Any]:
     }
     if cluster.ssh_key_file is not None:
         all_vars["ansible_ssh_private_key_file"] = str(cluster.ssh_key_file)
+    if known_hosts is not None:
+        # Trust on first use, per cluster: a host's key is recorded at the first contact and a
+        # changed key is refused (someone in the middle, or a rebuilt host: see docs/security.md).
+        all_vars["ansible_ssh_common_args"] = (f"-o StrictHostKeyChecking=accept-new "
+                                               f"-o UserKnownHostsFile={known_hosts}")
 
     def group(hosts: list[Host]) -> dict[str, Any]:
         return {"hosts": {h.id: None for h in hosts}} if hosts else {"hosts": {}}
@@ -215,7 +221,8 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     path.mkdir(mode=0o700)
     run = RunDir(path=path, run_id=path.name)
 
-    _write(path / "inventory" / "hosts.yml", unsafe_yaml(inventory(cfg)))
+    state = private_dir(runs_dir / "state" / cfg.cluster.name)
+    _write(path / "inventory" / "hosts.yml", unsafe_yaml(inventory(cfg, (state / "known_hosts").resolve())))
     extravars = {
         "dcos": config_vars(cfg),
         "dcos_run_id": run.run_id,
@@ -234,6 +241,8 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(path / "facts"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        # Host keys are checked against the cluster's own known_hosts (accept-new, inventory).
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
     }
     _write(path / "env" / "envvars", yaml.safe_dump(envvars, sort_keys=False))
     _write(path / "env" / "settings", yaml.safe_dump({"suppress_ansible_output": True}, sort_keys=False))
@@ -243,7 +252,7 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         private_dir(path / name)
 
     latest = runs_dir / "latest"
-    tmp = runs_dir / f".latest-{os.getpid()}"
+    tmp = runs_dir / f".latest-{uuid.uuid4().hex}"  # unique per run, also for runs of one portal process
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     tmp.symlink_to(run.run_id)

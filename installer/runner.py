@@ -41,6 +41,14 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2,
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 
 
+def _shown(path: Path) -> str:
+    """A path as the operator would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
 class RunBusy(Exception):
     """Another run of the same cluster holds the lock."""
 
@@ -214,7 +222,10 @@ class Run:
                              unfinished=self.unfinished))
             failed_phase = None
             if (self.options.precheck or self.options.precheck_only) and not self._run_precheck():
-                self._finish("precheck_failed", EXIT_PRECHECK, "precheck")
+                if self._cancel.is_set():  # stopped during the precheck: interrupted, not failed
+                    self._finish("canceled", EXIT_INTERRUPTED, "precheck")
+                else:
+                    self._finish("precheck_failed", EXIT_PRECHECK, "precheck")
                 return
             for index, (phase, result) in enumerate(zip(self.phases, self.results, strict=True), start=1):
                 if self._cancel.is_set():
@@ -249,7 +260,7 @@ class Run:
         done = self.state == "successful" and not self.options.check and not self.options.precheck_only
         if not done or "verify" not in [p.name for p in self.phases]:
             return []
-        return endpoints(self.cfg)
+        return endpoints(self.cfg, _shown(Path(self.options.runs_dir)))
 
     def _finish(self, state: str, exit_code: int, failed_phase: str | None) -> None:
         self.state, self.exit_code = state, exit_code

@@ -19,6 +19,10 @@ from typing import Any
 import yaml
 
 from installer.config import Config
+from installer.config.redact import SECRET_KEYS, is_secret_key
+
+__all__ = ["REDACTED", "SECRETS", "SECRET_KEYS", "Scrubber", "ensure_secrets", "is_secret_key", "scrubber_for",
+           "secrets_path"]
 
 
 def _password(length: int = 24) -> Callable[[], str]:
@@ -57,19 +61,11 @@ SECRETS = (
 )
 
 
-# (section, key) of every config key that holds a secret: never copied into a run directory.
-SECRET_KEYS = frozenset((s.section, s.key) for s in SECRETS if s.key)
+# (section, key) of every config key that holds a secret (the schema's SecretStr fields; never
+# copied into a run directory), and the test of a key name that says "secret" even misspelt or
+# in the wrong section ("pasword", "token"): one definition, in installer.config.redact, which
+# the error messages of config.cfg use as well.
 REDACTED = "(redacted)"
-# Key names that say "secret" even when misspelt or in the wrong section ("pasword", "token").
-_SECRET_WORDS = re.compile(r"pass|pwd|secret|token|credential|gossip|auth|private")
-
-
-def is_secret_key(section: str, key: str) -> bool:
-    """Whether the value of section/key must never be shown or copied: a secret key of the
-    schema, or any key whose name says it holds one (a typo of a secret key included)."""
-    if (section, key) in SECRET_KEYS:
-        return True
-    return bool(_SECRET_WORDS.search(key.lower())) and not key.lower().endswith(("_file", "_user", "username"))
 
 
 class Scrubber:

@@ -4,6 +4,7 @@
 """
 
 import difflib
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -14,8 +15,9 @@ from installer.config.model import Config, Host
 from installer.config.reader import RawConfig, read_raw
 from installer.config.rules import RULES
 from installer.config.schema import HOST_SECTIONS, REQUIRED_HOST_SECTIONS, REQUIRED_SECTIONS, SECTIONS
+from installer.config.types import IPV6_REFUSED, is_ipv6
 
-__all__ = ["Config", "ConfigError", "ConfigInvalid", "Host", "load_config"]
+__all__ = ["Config", "ConfigError", "ConfigInvalid", "Host", "load_config", "validate"]
 
 
 def _closest(word: str, choices: list[str]) -> str | None:
@@ -27,6 +29,10 @@ def _unknown_sections(raw: RawConfig) -> list[ConfigError]:
     known = list(SECTIONS) + list(HOST_SECTIONS)
     errors = []
     for name, section in raw.sections.items():
+        if is_ipv6(name):
+            errors.append(ConfigError(raw.path, f"{IPV6_REFUSED} (a bracketed address on a line of its own starts "
+                                      "a section)", section.line, name))
+            continue
         if name not in known:
             guess = _closest(name.lower(), known)
             errors.append(ConfigError(raw.path, "unknown section", section.line, name,
@@ -40,11 +46,13 @@ def _missing_sections(raw: RawConfig) -> list[ConfigError]:
             for name in (*REQUIRED_SECTIONS, *REQUIRED_HOST_SECTIONS) if name not in raw.sections]
 
 
-def _validation_message(error: dict) -> str:
+def _validation_message(error: dict, value: str | None = None) -> str:
     if error["type"] == "missing":
         return "required key missing"
-    message = error["msg"]
-    return message.removeprefix("Value error, ")
+    message = error["msg"].removeprefix("Value error, ")
+    if value and "IPv6" not in message and any(is_ipv6(part) for part in re.split(r"[\s,;=@]+", value)):
+        message = f"IPv6 is not supported; {message}"
+    return message
 
 
 def _parse_section(cfg: Config, name: str) -> list[ConfigError]:
@@ -72,7 +80,8 @@ def _parse_section(cfg: Config, name: str) -> list[ConfigError]:
             bad_keys.add(key)
             entry = entries.get(key) if key else None
             hint = model.model_fields[key].description if key in model.model_fields else None
-            errors.append(ConfigError(cfg.path, _validation_message(err), entry.line if entry else cfg.line_of(name),
+            errors.append(ConfigError(cfg.path, _validation_message(err, entry.value if entry else None),
+                                      entry.line if entry else cfg.line_of(name),
                                       name, key, entry.value if entry else None,
                                       hint=hint.rstrip(".") if hint else None))
         # Keep checking the rest: the bad keys fall back to their defaults for the cross-key rules.
@@ -92,7 +101,9 @@ def _resolve_mysql(cfg: Config) -> list[ConfigError]:
     for key in ("master", "slave"):
         ref = getattr(cfg.mysql, key)
         host = cfg.find_host(ref)
-        if host is None:
+        if host is None and is_ipv6(ref):
+            errors.append(ConfigError(cfg.path, IPV6_REFUSED, cfg.line_of("mysql", key), "mysql", key, ref))
+        elif host is None:
             errors.append(ConfigError(cfg.path, "not a host of this cluster", cfg.line_of("mysql", key), "mysql",
                                       key, ref, hint="name a host of [masters] or [agents] by its name or IP"))
         setattr(cfg, f"mysql_{key}", host)
@@ -119,3 +130,13 @@ def load_config(path: Path) -> Config:
     if errors:
         raise ConfigInvalid(sorted(errors, key=lambda e: (e.line or 0, e.section or "", e.key or "")))
     return cfg
+
+
+def validate(path: Path) -> list[ConfigError]:
+    """Every error of config.cfg (none: valid). Reads the config file and the files it names
+    (keys, certificates); writes nothing and contacts no host."""
+    try:
+        load_config(path)
+    except ConfigInvalid as exc:
+        return list(exc.errors)
+    return []

@@ -4,8 +4,9 @@ IP in another host section (lb hosts are usually masters)."""
 from installer.config.errors import ConfigError
 from installer.config.model import Config, Host
 from installer.config.reader import RawEntry
+from installer.config.redact import looks_like_secret
 from installer.config.schema import HOST_SECTIONS
-from installer.config.types import is_hostname, parse_ipv4
+from installer.config.types import IPV6_REFUSED, is_hostname, is_ipv6, parse_ipv4
 
 
 def _is_ipv4(text: str) -> bool:
@@ -20,6 +21,13 @@ def _define(cfg: Config, section: str, entry: RawEntry) -> tuple[Host | None, li
     """Parse one entry that carries an IP (name = ip, or a bare ip). Bare names return None."""
     path = cfg.path
     key, value = entry.key.strip(), (entry.value or "").strip()
+    # configparser splits a bare IPv6 address at its first ':' (2001:db8::5 reads as 2001 = db8::5).
+    if value and is_ipv6(f"{key}:{value}"):
+        return None, [ConfigError(path, IPV6_REFUSED, entry.line, section, f"{key}:{value}")]
+    if is_ipv6(key) or (value and is_ipv6(value.split()[0])):
+        return None, [ConfigError(path, IPV6_REFUSED, entry.line, section, key, value or None)]
+    # A secret pasted here by mistake is never shown (redact hides a secret-looking key or value).
+    secret = any(looks_like_secret(part, loose=True) for part in value.split())
     if value:
         errors = []
         if not is_hostname(key):
@@ -29,14 +37,18 @@ def _define(cfg: Config, section: str, entry: RawEntry) -> tuple[Host | None, li
         try:
             ip = parse_ipv4(address)
         except ValueError as exc:
-            errors.append(ConfigError(path, str(exc), entry.line, section, key, value))
+            errors.append(ConfigError(path, str(exc), entry.line, section, key, value, secret=secret))
             return None, errors
         ssh = None
         for option in options:
             name, _, target = option.partition("=")
-            if name != "ssh" or not target or not (is_hostname(target.lower()) or _is_ipv4(target)):
-                errors.append(ConfigError(path, f"unexpected {option!r} after the address", entry.line, section,
-                                          key, value, hint="name = ip, or name = ip ssh=<address Ansible uses>"))
+            if name == "ssh" and is_ipv6(target):
+                errors.append(ConfigError(path, f"ssh={target}: {IPV6_REFUSED}", entry.line, section, key, value))
+            elif name != "ssh" or not target or not (is_hostname(target.lower()) or _is_ipv4(target)):
+                shown = "text that looks like a secret" if looks_like_secret(option, loose=True) else repr(option)
+                errors.append(ConfigError(path, f"unexpected {shown} after the address", entry.line, section,
+                                          key, value, hint="name = ip, or name = ip ssh=<address Ansible uses>",
+                                          secret=secret))
             else:
                 ssh = target.lower()
         return (None if errors else Host(ip=ip, name=key, ssh_address=ssh)), errors

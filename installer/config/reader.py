@@ -3,11 +3,15 @@ each error can point at it. File-level problems (missing, unreadable, empty, not
 not INI, duplicates) are collected, not raised one by one."""
 
 import configparser
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from installer.config.errors import ConfigError
+from installer.config.types import is_ipv6
 
 _SECTION = re.compile(r"^\s*\[(?P<name>[^\]]*)\]\s*(?:[;#].*)?$")
 _KEY = re.compile(r"^(?P<key>[^=:\s][^=:]*?)\s*(?:[=:]|$)")
@@ -86,6 +90,63 @@ def _scan_lines(path: Path, text: str) -> tuple[dict[str, int], dict[tuple[str, 
     return sections, keys, errors
 
 
+def _section_at(lines: list[str], lineno: int) -> str | None:
+    for line in reversed(lines[: lineno - 1]):
+        match = _SECTION.match(line)
+        if match:
+            return match.group("name").strip()
+    return None
+
+
+def _first_line(text: str) -> int:
+    """The line of the first thing that is not blank or a comment."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.strip().startswith(("#", ";")):
+            return number
+    return 1
+
+
+def other_format(text: str) -> str | None:
+    """'JSON' or 'YAML' when the text is one of those rather than INI (whose first meaningful
+    line is a [section])."""
+    # Comment lines first (JSON has none, but an operator may have added some).
+    stripped = "\n".join(ln for ln in text.splitlines() if not ln.strip().startswith(("#", ";"))).strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            json.loads(stripped)
+        except ValueError:
+            if stripped.startswith("{"):
+                return "JSON" if re.match(r'^\{\s*"', stripped) else None
+        else:
+            return "JSON"
+    first = text.splitlines()[_first_line(text) - 1].strip()
+    if first.startswith("["):
+        return None
+    if first == "---" or re.match(r"^[A-Za-z_][\w.-]*:\s*$", first):
+        return "YAML"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if isinstance(data, dict) and any(isinstance(v, dict | list) for v in data.values()):
+        return "YAML"
+    return None
+
+
+def _line_endings(path: Path, text: str) -> list[ConfigError]:
+    """Carriage returns that are no part of a CRLF pair: a file saved with old Mac line endings
+    (CR only) reads as one long line."""
+    lone = [m.start() for m in re.finditer(r"\r(?!\n)", text)]
+    if not lone:
+        return []
+    if "\n" not in text:
+        return [ConfigError(path, "has old Mac line endings (CR only): INI reads it as one single line", line=1,
+                            hint=f"convert them: sed -i 's/\\r/\\n/g' {path}")]
+    line = text[: lone[0]].count("\n") + 1
+    return [ConfigError(path, "holds a carriage return (CR) inside a line: mixed line endings", line=line,
+                        hint=f"convert them: sed -i 's/\\r$//; s/\\r/\\n/g' {path}")]
+
+
 def read_raw(path: Path) -> tuple[RawConfig | None, list[ConfigError]]:
     """Parse config.cfg. Returns the raw config, or None with the errors that stop parsing."""
     if not path.exists():
@@ -106,6 +167,13 @@ def read_raw(path: Path) -> tuple[RawConfig | None, list[ConfigError]]:
         return None, [ConfigError(path, "is a binary file, not an INI file")]
     if not text.strip() or all(not ln.strip() or ln.strip().startswith(("#", ";")) for ln in text.splitlines()):
         return None, [ConfigError(path, "is empty", hint="copy config.cfg.example and edit it")]
+    endings = _line_endings(path, text)
+    if endings:
+        return None, endings
+    kind = other_format(text)
+    if kind:
+        return None, [ConfigError(path, f"is a {kind} file, not an INI file: config.cfg is INI ([section] "
+                                  "headers and key = value lines), see config.cfg.example", line=_first_line(text))]
 
     section_lines, key_lines, errors = _scan_lines(path, text)
     if errors:
@@ -119,10 +187,19 @@ def read_raw(path: Path) -> tuple[RawConfig | None, list[ConfigError]]:
                                   line=exc.lineno, value=exc.line.strip() if exc.line else None,
                                   hint="start the file with a section such as [cluster]")]
     except configparser.ParsingError as exc:
-        # configparser gives each bad line already quoted (repr).
-        return None, [ConfigError(path, f"is not valid INI: cannot parse {text_line.strip()}", line=lineno,
-                                  hint="write key = value, or [section]")
-                      for lineno, text_line in exc.errors]
+        lines = text.splitlines()
+        errors = []
+        for lineno, _ in exc.errors:
+            line = lines[lineno - 1].strip() if lineno <= len(lines) else ""
+            section = _section_at(lines, lineno)
+            if is_ipv6(line):
+                errors.append(ConfigError(path, "IPv6 is not supported: give an IPv4 address such as 10.0.0.11",
+                                          line=lineno, section=section, value=line))
+            else:
+                errors.append(ConfigError(path, "is not valid INI: this line is no key = value and no [section]",
+                                          line=lineno, section=section, value=line,
+                                          hint="write key = value, or [section]"))
+        return None, errors
     except configparser.Error as exc:  # anything else configparser refuses
         return None, [ConfigError(path, f"is not valid INI: {exc.message}",
                                   line=getattr(exc, "lineno", None))]

@@ -37,6 +37,39 @@ Sections {host_sections}; {required} are required. One host per line:
 (ZooKeeper, Mesos masters, Marathon, Consul servers). `[agents]`: at least one. `[lb]`:
 at least two, sharing the `[keepalived] vip`; leave it out to install without HAProxy and
 Keepalived. Sections present only to install their component: {optional}.
+
+## Validation
+
+`./install.sh config.cfg` validates first; `./install.sh config.cfg --validate` only
+validates (exit 0 and `config.cfg: valid`, or 2 and every error), and with `--json` prints
+one document, `{{"valid": bool, "errors": [{{"file", "line", "section", "key", "value",
+"message", "hint"}}]}}`. A portal calls `installer.api.validate("config.cfg")` (the same list,
+`[]` when valid). Neither contacts a host nor writes anything (no `runs/`). Beyond each key's
+type (the tables below), validation checks:
+
+- Addresses: IPv4 only (an IPv6 address anywhere is refused in words); host names RFC 1123.
+- `ssh_user`: a POSIX user name; `python_interpreter`: `auto` or an absolute path of plain
+  characters; `timezone`: a name of the IANA database; every `version`: a Debian/RPM version.
+- Durations longer than 0. Folders on the hosts (`data_dir`, `*_work_dir`): absolute,
+  normalised, of plain characters, not `/`, not a system folder (`/etc`, `/var/lib`, `/usr`...)
+  nor inside `/proc`, `/sys`, `/dev`, `/boot`, `/etc`; two components on one host never share
+  a folder or keep one inside the other's.
+- Ports: unique on each host, and never `[cluster] ssh_port`.
+- Files on this machine: `ssh_key_file` holds a private key (not its `.pub`) readable by its
+  owner only; certificates and keys (`[registry]`, `[haproxy]` `tls_cert`/`tls_key`,
+  `[consul]` `tls_*_file`) are PEM, the key without a passphrase, the certificate valid now,
+  holding the key's public key (and issued by `tls_ca_file`; the registry's names
+  `[registry] hostname`, or the installer's IP).
+- Passwords given in the file: 12 to 128 characters of letters, digits and `. _ + = ~ ^ * ? ! -`
+  (they land in environment files, haproxy.cfg, my.cnf, `zk://` URLs, HTTP Basic);
+  `[keepalived] auth_pass`: 8 to 64 of those (VRRP uses 8); `[consul] gossip_key`: the base64
+  of 32 bytes. Leave them empty to have them generated.
+
+Messages never show a secret: the value of a secret key, of a key whose name says secret
+(misspelt, or in the wrong section), or of anything that looks like a password where names and
+addresses belong, is `(hidden)`. Values longer than 200 characters are cut, control
+characters escaped; a YAML or JSON file, old Mac (CR) line endings or a folder are named as
+such.
 """
 
 

@@ -15,18 +15,28 @@ from installer.config.types import (
     FileOrGenerate,
     Frontends,
     Hostname,
+    Image,
     Int,
+    Interface,
+    Interpreter,
     LocalPath,
     Name,
     Networks,
+    NtpServers,
+    OptionalHostname,
     OptionalLocalPath,
+    Password,
     Port,
     RemotePath,
     Resources,
     Secret,
+    SshUser,
     StrList,
+    Timezone,
     User,
+    Version,
     Vip,
+    VrrpPassword,
 )
 
 
@@ -37,14 +47,17 @@ class Section(BaseModel):
 class ClusterSection(Section):
     name: Name = Field(description="Cluster name: letters, digits and '-'; names the run and the Mesos cluster.")
     domain: Domain = Field("", description="DNS domain appended to host names for their FQDN; empty: none.")
-    ssh_user: str = Field("root", description="User Ansible logs in as over SSH.")
+    ssh_user: SshUser = Field("root", description="User Ansible logs in as over SSH (a POSIX user name).")
     ssh_key_file: OptionalLocalPath = Field(
-        None, description="Private key for that user (mode 0600); empty: ssh's defaults and agent.")
+        None, description="Private key (PEM or OpenSSH, not the .pub) for that user, readable by its owner only "
+                          "(0600); empty: ssh's defaults and agent.")
     ssh_port: Port = Field(22, description="SSH port of every host.")
     become: Bool = Field(True, description="Become root with become_method (needed unless ssh_user is root).")
     become_method: Choice("sudo", "su") = Field("sudo", description="How to become root: sudo or su.")
-    python_interpreter: str = Field("auto", description="Python on the hosts for Ansible; auto finds it.")
-    timezone: str = Field("", description="Timezone to set on every host, such as UTC; empty: leave it.")
+    python_interpreter: Interpreter = Field(
+        "auto", description="Python on the hosts for Ansible: auto (finds it) or an absolute path.")
+    timezone: Timezone = Field(
+        "", description="Timezone of the IANA database to set on every host, such as UTC; empty: leave it.")
     firewall: Choice("open-ports", "off") = Field(
         "open-ports", description="open-ports: each port the installer's components listen on is open only to "
                                   "who needs it (the cluster's hosts, or admin_networks); off: no filtering by the "
@@ -60,21 +73,25 @@ class ClusterSection(Section):
 
 class KeepalivedSection(Section):
     vip: Vip | None = Field(None, description="Virtual IP of the lb hosts, with its prefix when known: 10.0.0.100/24.")
-    interface: str = Field("", description="Interface that carries the VIP; empty: the one holding the host's IP.")
+    interface: Interface = Field(
+        "", description="Interface that carries the VIP; empty: the one holding the host's IP.")
     router_id: Int(1, 255, "a VRRP router id") = Field(51, description="VRRP virtual router id, unique in the LAN.")
     unicast: Bool = Field(True, description="Unicast VRRP between the lb hosts (clouds drop multicast).")
-    auth_pass: Secret = Field(None, description="VRRP password (8 characters used); empty: generated once.")
+    auth_pass: VrrpPassword = Field(
+        None, description="VRRP password: 8 to 64 of letters, digits and ._+=~^*?!- (VRRP uses the first 8); "
+                          "empty: generated once.")
 
 
 class RegistrySection(Section):
     port: Port = Field(5000, description="Port of the private Docker registry on the installer host.")
-    hostname: str = Field("", description="Name clients use for the registry (in its certificate); empty: its IP.")
+    hostname: OptionalHostname = Field(
+        "", description="Name clients use for the registry (in its certificate); empty: its IP.")
     tls_cert: FileOrGenerate = Field("generate", description="TLS certificate file, or 'generate' (a CA is made "
                                                              "and kept).")
     tls_key: FileOrGenerate = Field("generate", description="Key of tls_cert, or 'generate'.")
     data_dir: RemotePath = Field("/var/lib/docker-registry", description="Registry storage on the installer host.")
     username: User = Field("dcos", description="Registry user (htpasswd); anonymous pulls and pushes are refused.")
-    password: Secret = Field(None, description="Password of username; empty: generated once.")
+    password: Password = Field(None, description="Password of username; empty: generated once.")
 
 
 class RepoSection(Section):
@@ -84,7 +101,9 @@ class RepoSection(Section):
 
 
 class NtpSection(Section):
-    upstream: StrList = Field([], description="Upstream NTP servers of the installer host; empty: its own clock.")
+    upstream: NtpServers = Field(
+        [], description="Upstream NTP servers of the installer host (host names or IPv4 addresses); empty: its own "
+                        "clock.")
     clock_control: Choice("auto", "true", "false") = Field(
         "auto", description="Let chronyd set the clock; auto: not inside containers.")
 
@@ -97,8 +116,8 @@ class ZookeeperSection(Section):
     heap_mb: Int(64, 65536, "a heap size in MiB") = Field(512, description="ZooKeeper JVM heap in MiB.")
     username: User = Field("dcos", description="Digest user Mesos and Marathon connect as; their znodes are "
                                                "writable by it only.")
-    password: Secret = Field(None, description="Password of the digest user; empty: generated once.")
-    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+    password: Password = Field(None, description="Password of the digest user; empty: generated once.")
+    version: Version = Field("", description="Version to install; empty: the one in the bundle.")
 
 
 class MesosSection(Section):
@@ -112,16 +131,16 @@ class MesosSection(Section):
     executor_registration_timeout: Duration = Field("5mins", description="Agent executor registration timeout.")
     username: User = Field("admin", description="Operator user of the masters' and agents' read-write HTTP "
                                                 "endpoints (frameworks and agents authenticate with their own).")
-    password: Secret = Field(None, description="Its password; empty: generated once.")
-    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+    password: Password = Field(None, description="Its password; empty: generated once.")
+    version: Version = Field("", description="Version to install; empty: the one in the bundle.")
 
 
 class MarathonSection(Section):
     port: Port = Field(8080, description="Marathon HTTP port on the masters.")
     heap_mb: Int(128, 65536, "a heap size in MiB") = Field(1024, description="Marathon JVM heap in MiB.")
     username: User = Field("admin", description="HTTP basic auth user of the API and UI (always on).")
-    password: Secret = Field(None, description="Its password; empty: generated once.")
-    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+    password: Password = Field(None, description="Its password; empty: generated once.")
+    version: Version = Field("", description="Version to install; empty: the one in the bundle.")
 
 
 class ConsulSection(Section):
@@ -138,7 +157,7 @@ class ConsulSection(Section):
     tls_cert_file: OptionalLocalPath = Field(
         None, description="Certificate of the agents, valid for server.<datacenter>.<domain> (with tls).")
     tls_key_file: OptionalLocalPath = Field(None, description="Key of tls_cert_file (with tls).")
-    version: str = Field("", description="Version to install; empty: the one in the bundle.")
+    version: Version = Field("", description="Version to install; empty: the one in the bundle.")
 
 
 class HaproxySection(Section):
@@ -152,7 +171,7 @@ class HaproxySection(Section):
     tls_key: FileOrGenerate = Field("generate", description="Key of tls_cert, or 'generate'.")
     stats_port: Port = Field(9090, description="HTTPS port of the HAProxy stats page.")
     stats_user: User = Field("admin", description="Stats page user.")
-    stats_password: Secret = Field(None, description="Stats page password; empty: generated once.")
+    stats_password: Password = Field(None, description="Stats page password; empty: generated once.")
     stats_admin: Bool = Field(False, description="Let the stats page change servers (enable, disable, drain); "
                                                  "false: read-only.")
     extra_frontends: Frontends = Field(
@@ -164,14 +183,15 @@ class MysqlSection(Section):
     slave: str = Field(description="The read-only slave: another host of this cluster.")
     port: Port = Field(3306, description="MySQL port.")
     data_dir: RemotePath = Field("/var/lib/mysql", description="MySQL data directory.")
-    root_password: Secret = Field(None, description="MySQL root password; empty: generated once.")
-    replication_password: Secret = Field(None, description="Replication user's password; empty: generated once.")
+    root_password: Password = Field(None, description="MySQL root password; empty: generated once.")
+    replication_password: Password = Field(
+        None, description="Replication user's password; empty: generated once.")
 
 
 class CadvisorSection(Section):
     enabled: Bool = Field(True, description="Run cAdvisor on every host.")
     port: Port = Field(4194, description="cAdvisor HTTP port.")
-    image: str = Field("", description="Run this image from the private registry instead of the package.")
+    image: Image = Field("", description="Run this image from the private registry instead of the package.")
 
 
 class PrecheckSection(Section):

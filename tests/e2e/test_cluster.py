@@ -6,6 +6,7 @@ Then what an operator checks by hand, a second run that changes nothing, a run k
 middle and run again, and failover on the finished cluster. Measured times go to
 .cache/test-logs/e2e-cluster.json and are printed at the end of the test session."""
 
+import base64
 import json
 import os
 import signal
@@ -18,13 +19,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from installer.demo import DemoCluster, prepare
+from installer.demo import IMAGE, DemoCluster, DemoError, Node, docker, prepare
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 TOP = Path(__file__).resolve().parents[2]
 RESULTS = TOP / ".cache" / "test-logs" / "e2e-cluster.json"
 CLUSTER = DemoCluster(prefix="dcos-e2e", subnet="172.29.40.0/24", agents=2, label="dcos-testbed=1", name="e2e")
+# A machine on the cluster's LAN that is not a cluster host (an attacker's, or an operator's desk).
+LAN_MACHINE = Node("dcos-e2e-lan", "lan", "172.29.40.99")
+CONFIGURED_SECRET = "Stats-Given-In-Config-2f9c"
 
 
 def _record(key: str, value) -> None:
@@ -45,24 +49,67 @@ def _summary(env: dict) -> dict:
     return json.loads(((env["runs"] / "latest").resolve() / "summary.json").read_text())
 
 
+# One HTTP request made by a node's own python3 (what a cluster host, or a LAN machine, sees):
+# the firewall keeps the cluster's internal ports away from this test machine.
+_HTTP_IN_NODE = r"""
+import json, ssl, sys, urllib.error, urllib.request
+r = json.loads(sys.stdin.read())
+req = urllib.request.Request(r["url"], data=r["body"].encode() if r["body"] is not None else None,
+                             method=r["method"], headers=r["headers"])
+class Keep(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+ctx = ssl.create_default_context(cafile=r["cafile"]) if r["cafile"] else None
+opener = urllib.request.build_opener(Keep, urllib.request.HTTPSHandler(context=ctx))
+try:
+    with opener.open(req, timeout=r["timeout"]) as resp:
+        status, raw, hdrs = resp.status, resp.read(), dict(resp.headers)
+except urllib.error.HTTPError as exc:
+    status, raw, hdrs = exc.code, exc.read(), dict(exc.headers)
+except OSError as exc:
+    status, raw, hdrs = -1, str(exc).encode(), {}
+print(json.dumps({"status": status, "body": raw.decode(errors="replace"), "headers": hdrs}))
+"""
+
+
 def _http(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None,
-          timeout: float = 5, cafile: str | None = None) -> tuple[int, object]:
+          timeout: float = 5, cafile: str | None = None, via=None, full: bool = False):
+    """(status, JSON or text[, headers]) of a request from this machine, or from the node `via`
+    (status -1: no connection, such as a port the firewall drops)."""
     import ssl
 
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",
-                                                                          **(headers or {})})
-    context = ssl.create_default_context(cafile=cafile) if cafile else None
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    data = json.dumps(body) if body is not None else None
+    if via is not None:
+        out = json.loads(via.python(_HTTP_IN_NODE, stdin=json.dumps(
+            {"url": url, "method": method, "body": data, "headers": headers, "timeout": timeout, "cafile": cafile}),
+            timeout=int(timeout) + 30))
+        status, raw, got = out["status"], out["body"].encode(), out["headers"]
+    else:
+        req = urllib.request.Request(url, data=data.encode() if data else None, method=method, headers=headers)
+        context = ssl.create_default_context(cafile=cafile) if cafile else None
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+                raw, status, got = resp.read(), resp.status, dict(resp.headers)
+        except urllib.error.HTTPError as exc:
+            raw, status, got = exc.read(), exc.code, dict(exc.headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
-            raw = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        raw, status = exc.read(), exc.code
-    try:
-        return status, json.loads(raw) if raw else None
+        parsed = json.loads(raw) if raw else None
     except ValueError:
-        return status, raw.decode(errors="replace")
+        parsed = raw.decode(errors="replace")
+    return (status, parsed, got) if full else (status, parsed)
+
+
+# What the tests know once the cluster is installed: the cluster CA and Marathon's login.
+STATE: dict = {}
+
+
+def _vip_url(port: int) -> str:
+    return f"https://{CLUSTER.vip}/" if port == 443 else f"https://{CLUSTER.vip}:{port}/"
+
+
+def _auth(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def _wait(check, timeout: float, interval: float = 0.25, what: str = "") -> float:
@@ -85,11 +132,18 @@ def env(tmp_path_factory):
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.unlink(missing_ok=True)
     config = prepare(CLUSTER, folder, bundle=TOP / ".cache" / "test-bundles" / "e2e")
+    # One secret given in config.cfg (the rest generated): the secret greps look for both kinds.
+    config.write_text(config.read_text().replace("stats_password =", f"stats_password = {CONFIGURED_SECRET}", 1))
     env = {"config": config, "runs": folder / "runs", "folder": folder}
-    first = _install(env, "--yes")
+    first = _install(env, "--yes", "-v")  # -v: the log with every task's result, which must hold no secret
     env["first"] = first
     (TOP / ".cache" / "test-logs" / "e2e-first-install.log").write_text(first.stdout + first.stderr)
+    secrets_file = env["runs"] / "secrets" / f"{CLUSTER.name}.yml"
+    if secrets_file.exists():
+        STATE["ca"] = str(env["runs"] / "state" / CLUSTER.name / "registry-pki" / "ca.crt")
+        STATE["marathon"] = _auth("admin", yaml.safe_load(secrets_file.read_text())["marathon_password"])
     yield env
+    remove_lan_machine()
     CLUSTER.destroy()
 
 
@@ -109,23 +163,31 @@ def _secrets(env) -> dict:
 
 
 def _zk_mode(node) -> str:
-    out = node.sh("bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && timeout 5 cat <&3'", check=False)
+    # ZooKeeper listens on the host's cluster address only.
+    out = node.sh(f"bash -c 'exec 3<>/dev/tcp/{node.ip}/2181 && printf srvr >&3 && timeout 5 cat <&3'", check=False)
     return next((line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("Mode: ")), "down")
 
 
 def _mesos_leader() -> str | None:
+    """Asked from the installer host (a cluster address: the firewall lets it in)."""
     for master in CLUSTER.group("master"):
         try:
-            status, snap = _http(f"http://{master.ip}:5050/metrics/snapshot", timeout=2)
-        except OSError:
+            status, snap = _http(f"http://{master.ip}:5050/metrics/snapshot", timeout=2, via=_node("installer"))
+        except (OSError, subprocess.SubprocessError, ValueError):
             continue
-        if status == 200 and snap.get("master/elected") == 1:
+        if status == 200 and isinstance(snap, dict) and snap.get("master/elected") == 1:
             return master.name
     return None
 
 
-def _marathon_leader(via: str) -> str | None:
-    status, body = _http(f"http://{via}/v2/leader", timeout=2)
+def _marathon_leader(via_vip: bool = True, master=None) -> str | None:
+    """The leader a Marathon names: through the VIP (HTTPS, from this machine) or a master's own
+    (from the installer host)."""
+    if via_vip:
+        status, body = _http(_vip_url(443) + "v2/leader", timeout=2, headers=STATE["marathon"], cafile=STATE["ca"])
+    else:
+        status, body = _http(f"http://{master.ip}:8080/v2/leader", timeout=2, headers=STATE["marathon"],
+                             via=_node("installer"))
     return body["leader"].split(":")[0] if status == 200 else None
 
 
@@ -147,31 +209,38 @@ def test_first_install_runs_every_phase_and_prints_the_urls(env):
     assert all(p["status"] == "successful" for p in summary["phases"])
     assert "precheck passed" in proc.stdout
     out = proc.stdout
-    assert f"Marathon         http://{CLUSTER.vip}/" in out, out[-3000:]
-    assert f"Mesos            http://{CLUSTER.vip}:8050/" in out
-    assert f"Consul           http://{CLUSTER.vip}:8550/ui/" in out
+    assert f"Marathon         https://{CLUSTER.vip}/" in out, out[-3000:]
+    assert f"Mesos            https://{CLUSTER.vip}:8050/" in out
+    assert f"Consul           https://{CLUSTER.vip}:8550/ui/" in out
     assert f"Docker registry  https://{_node('installer').ip}:5000/v2/" in out
-    assert {e["name"] for e in summary["endpoints"]} >= {"Marathon", "Mesos", "Consul", "MySQL"}
+    assert "Cluster CA" in out and "registry-pki/ca.crt" in out
+    assert {e["name"] for e in summary["endpoints"]} >= {"Marathon", "Mesos", "Consul", "MySQL", "Cluster CA"}
     _record("first_install", {"seconds": round(proc.duration, 1),
                               "phases": {p["phase"]: p["duration"] for p in summary["phases"]}})
 
 
 def test_installer_host_serves_repo_registry_and_time(installed):
     installer = _node("installer")
-    status, _ = _http(f"http://{installer.ip}:8081/debian/InRelease")
+    status, _ = _http(f"http://{installer.ip}:8081/debian/InRelease", via=_node("agent1"))
     assert status == 200
-    ca = installed["runs"] / "state" / CLUSTER.name / "registry-pki" / "ca.crt"
-    cafile = str(ca) if ca.exists() else None
-    status, _ = _http(f"https://{installer.ip}:5000/v2/", cafile=cafile)
+    # The registry is open to the admin networks (this machine), with TLS and a login.
+    secrets = _secrets(installed)
+    status, _ = _http(f"https://{installer.ip}:5000/v2/", cafile=STATE["ca"],
+                      headers=_auth("dcos", secrets["registry_password"]))
     assert status == 200
     for node in CLUSTER.nodes:
         if node.name == "installer":
             continue
         sources = node.sh("chronyc -n -c sources")
         assert any(line.split(",")[1:3] == ["*", installer.ip] for line in sources.splitlines()), (node.name, sources)
-    # A host pulls from the registry what the bundle pushed, through the TLS the CA signs.
-    agent = _node("agent1")
-    assert agent.sh(f"test -f /etc/docker/certs.d/{installer.ip}:5000/ca.crt && echo ok").strip() == "ok"
+    # A host pushes an image and another pulls it: through TLS with the cluster CA, logged in
+    # with the registry's user by the installer (root's Docker on every host).
+    image = f"{installer.ip}:5000/e2e/empty:{int(time.time())}"
+    pushed = installer.sh(f"tar cf - --files-from /dev/null | docker import - {image} >/dev/null && "
+                          f"docker push {image} >/dev/null && echo pushed", check=False, timeout=180)
+    assert pushed.strip() == "pushed", pushed
+    pulled = _node("agent1").sh(f"docker pull {image} >/dev/null && echo pulled", check=False, timeout=180)
+    assert pulled.strip() == "pulled", pulled
 
 
 def test_zookeeper_mesos_and_marathon_have_one_leader(installed):
@@ -179,16 +248,16 @@ def test_zookeeper_mesos_and_marathon_have_one_leader(installed):
     assert modes == ["follower", "follower", "leader"], modes
     leader = _mesos_leader()
     assert leader is not None
-    status, slaves = _http(f"http://{_node(leader).ip}:5050/master/slaves")
+    status, slaves = _http(f"http://{_node(leader).ip}:5050/master/slaves", via=_node("installer"))
     assert status == 200
     assert {s["hostname"] for s in slaves["slaves"] if s["active"]} == {"agent1", "agent2"}
-    leaders = {_marathon_leader(m.ip + ":8080") for m in CLUSTER.group("master")}
+    leaders = {_marathon_leader(via_vip=False, master=m) for m in CLUSTER.group("master")}
     assert len(leaders) == 1 and leaders <= {m.name for m in CLUSTER.group("master")} | _ips("master"), leaders
 
 
 def test_consul_has_a_leader_and_every_service_is_healthy_in_dns(installed):
     master = _node("master1")
-    status, leader = _http(f"http://{master.ip}:8500/v1/status/leader")
+    status, leader = _http(f"http://{master.ip}:8500/v1/status/leader", via=master)
     assert status == 200 and leader.split(":")[0] in _ips("master")
     token = _secrets(installed)["consul_management_token"]
     expected = {
@@ -203,7 +272,8 @@ def test_consul_has_a_leader_and_every_service_is_healthy_in_dns(installed):
         """Checks not passing, and services whose passing hosts are not the expected ones.
         Checks run every 5-10 s, so a check that timed out once on a busy machine may take that
         long to pass again: the test waits as an operator would, and reports what stayed wrong."""
-        status, checks = _http(f"http://{master.ip}:8500/v1/health/state/any", headers={"X-Consul-Token": token})
+        status, checks = _http(f"http://{master.ip}:8500/v1/health/state/any", headers={"X-Consul-Token": token},
+                               via=master)
         if status != 200:
             return [("consul answered", status)]
         found = [(c["Node"], c["CheckID"], c["Status"]) for c in checks
@@ -211,7 +281,7 @@ def test_consul_has_a_leader_and_every_service_is_healthy_in_dns(installed):
         for name, ips in expected.items():
             service, tag = (name.split(".")[1], name.split(".")[0]) if "." in name else (name, None)
             _, entries = _http(f"http://{master.ip}:8500/v1/health/service/{service}?passing=1"
-                               + (f"&tag={tag}" if tag else ""), headers={"X-Consul-Token": token})
+                               + (f"&tag={tag}" if tag else ""), headers={"X-Consul-Token": token}, via=master)
             passing = {e["Service"]["Address"] or e["Node"]["Address"] for e in entries}
             if passing != ips:
                 found.append((name, sorted(passing), "expected", sorted(ips)))
@@ -232,13 +302,102 @@ def test_consul_has_a_leader_and_every_service_is_healthy_in_dns(installed):
 
 
 def test_marathon_api_through_the_vip_takes_an_app(installed):
-    status, info = _http(f"http://{CLUSTER.vip}/v2/info")
+    status, info = _http(_vip_url(443) + "v2/info", headers=STATE["marathon"], cafile=STATE["ca"])
     assert status == 200 and info["name"] == "marathon"
     app = {"id": "/e2e/sleeper", "cmd": "sleep 3600", "cpus": 0.1, "mem": 32, "instances": 1}
-    status, body = _http(f"http://{CLUSTER.vip}/v2/apps", method="POST", body=app)
+    status, body = _http(_vip_url(443) + "v2/apps", method="POST", body=app, headers=STATE["marathon"],
+                         cafile=STATE["ca"])
     assert status in (201, 409), body  # 409: already there from an earlier attempt
-    status, apps = _http(f"http://{CLUSTER.vip}/v2/apps")
+    status, apps = _http(_vip_url(443) + "v2/apps", headers=STATE["marathon"], cafile=STATE["ca"])
     assert status == 200 and "/e2e/sleeper" in [a["id"] for a in apps["apps"]]
+
+
+def start_lan_machine() -> Node:
+    """A plain container on the cluster's network with an address of the cluster's LAN, not in
+    config.cfg: what anyone on that LAN can reach. Removed with the cluster (same label)."""
+    remove_lan_machine()
+    docker("run", "-d", "--name", LAN_MACHINE.container, "--label", CLUSTER.label, "--network", CLUSTER.network,
+           "--ip", LAN_MACHINE.ip, "--entrypoint", "sleep", IMAGE, "infinity")
+    return LAN_MACHINE
+
+
+def remove_lan_machine() -> None:
+    docker("rm", "-f", LAN_MACHINE.container, check=False)
+
+
+def _port_open(node, ip: str, port: int, udp: bool = False) -> bool:
+    code = (f"import socket\ns = socket.create_connection(('{ip}', {port}), 3)\nprint('open')" if not udp else
+            f"import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(3)\n"
+            f"s.sendto(b'\\x1b' + 47 * b'\\0', ('{ip}', {port}))\ns.recv(48)\nprint('open')")
+    try:
+        return node.python(code, timeout=20).strip() == "open"
+    except (DemoError, subprocess.SubprocessError):  # refused, or timed out (dropped): not open
+        return False
+
+
+def test_a_lan_machine_gets_nothing_without_credentials(installed):
+    """Secure by default, tried from a LAN machine that is not a cluster host."""
+    lan = start_lan_machine()
+    secrets = _secrets(installed)
+    ca = "/tmp/cluster-ca.crt"
+    docker("cp", STATE["ca"], f"{lan.container}:{ca}")
+    marathon = _vip_url(443) + "v2/apps"
+    app = {"id": "/e2e/lan", "cmd": "id", "cpus": 0.1, "mem": 16, "instances": 0}
+    # The VIP answers HTTPS with a certificate that verifies against the cluster CA.
+    status, _, headers = _http(marathon, method="POST", body=app, via=lan, cafile=ca, full=True)
+    assert status == 401 and headers.get("WWW-Authenticate", "").lower().startswith("basic"), status
+    status, body = _http(marathon, method="POST", body=app, via=lan, cafile=ca,
+                         headers=_auth("admin", secrets["marathon_password"]))
+    assert status == 201, body
+    _http(marathon + "e2e/lan", method="DELETE", via=lan, cafile=ca,
+          headers=_auth("admin", secrets["marathon_password"]))
+    # Mesos' read-write endpoints want the operator's user, through the VIP too.
+    status, _, headers = _http(_vip_url(8050) + "master/teardown", method="POST", body={"frameworkId": "x"},
+                               via=lan, cafile=ca, full=True)
+    assert status == 401 and headers.get("WWW-Authenticate") == 'Basic realm="mesos-master-readwrite"', status
+    # The registry: no anonymous pull.
+    installer = _node("installer").ip
+    status, _ = _http(f"https://{installer}:5000/v2/_catalog", via=lan, cafile=ca)
+    assert status == 401
+    # HAProxy stats: a login; plain HTTP redirects to HTTPS.
+    assert _http(_vip_url(9090), via=lan, cafile=ca)[0] == 401
+    status, _, headers = _http(f"http://{CLUSTER.vip}/v2/apps", via=lan, full=True)
+    assert status == 301 and headers["Location"].startswith(f"https://{CLUSTER.vip}/")
+    # The cluster's internal ports: not reachable at all from a machine outside the cluster.
+    closed = {"zookeeper": ("master1", 2181), "mesos master": ("master1", 5050), "marathon": ("master1", 8080),
+              "consul http": ("master1", 8500), "consul rpc": ("master1", 8300), "mysql": ("agent1", 3306),
+              "mesos agent": ("agent1", 5051), "cadvisor": ("agent1", 4194), "repo": ("installer", 8081)}
+    reachable = [name for name, (host, port) in closed.items() if _port_open(lan, _node(host).ip, port)]
+    assert reachable == [], reachable
+    # The same ports from a cluster host: open (the firewall filters by source, it did not break them).
+    assert _port_open(_node("agent2"), _node("master1").ip, 2181)
+    assert _port_open(_node("agent2"), _node("agent1").ip, 3306)
+    # NTP (udp) answers cluster hosts only.
+    assert not _port_open(lan, installer, 123, udp=True)
+    assert _port_open(_node("agent1"), installer, 123, udp=True)
+
+
+def test_no_host_listens_beyond_its_port_table(installed):
+    """Every socket a host listens on outside loopback is in the port table the firewall works
+    from (installer/ports.py), or is SSH, or an ephemeral port a program took for itself (such
+    as libprocess' for the framework scheduler). A listener nobody planned is a port open to the
+    world: this is where one would show (Consul's WAN gossip, its DNS on the cluster address...)."""
+    from installer.rundir import read_yaml
+
+    hosts = read_yaml((installed["runs"] / "latest").resolve() / "inventory" / "hosts.yml")["all"]["hosts"]
+    unplanned = {}
+    for node in CLUSTER.nodes:
+        planned = {(p["port"], p["proto"]) for p in hosts[node.name]["dcos_ports"]} | {(22, "tcp")}
+        for line in node.sh("ss -H -ltnu").splitlines():
+            fields = line.split()
+            proto, local = fields[0], fields[4]
+            address, _, port = local.rpartition(":")
+            address = address.strip("[]").split("%")[0]
+            if address.startswith("127.") or address == "::1" or int(port) >= 32768:
+                continue
+            if (int(port), proto) not in planned:
+                unplanned.setdefault(node.name, []).append(f"{proto} {local}")
+    assert unplanned == {}, unplanned
 
 
 def test_mysql_replicates_to_the_slave(installed):
@@ -314,9 +473,50 @@ def test_a_killed_run_is_run_again_and_completes(installed):
     assert again.returncode == 0, (again.stdout + again.stderr)[-6000:]
     assert agent.sh("systemctl is-active dcos-mesos-agent").strip() == "active"
     leader = _mesos_leader()
-    status, slaves = _http(f"http://{_node(leader).ip}:5050/master/slaves")
+    status, slaves = _http(f"http://{_node(leader).ip}:5050/master/slaves", via=_node("installer"))
     assert status == 200 and {s["hostname"] for s in slaves["slaves"] if s["active"]} == {"agent1", "agent2"}
     _record("rerun_after_kill_seconds", round(again.duration, 1))
+
+
+def test_a_check_run_and_a_portal_run_leave_records_too(installed):
+    """Two more kinds of run for the secret grep below: a dry run (--check shows diffs) of the
+    phases that write credentials, and a run through the portal's API."""
+    from installer.api import start_run
+
+    check = _install(installed, "--yes", "--check", "--phases", "mesos,marathon,lb")
+    assert "run_end" in ((installed["runs"] / "latest").resolve() / "events.jsonl").read_text()
+    _record("check_run", {"seconds": round(check.duration, 1), "exit": check.returncode})
+    run = start_run(installed["config"], phases=["verify"], runs_dir=installed["runs"])
+    seen = [ev for ev in run.events(timeout=900)]
+    assert run.wait() == 0, [e for e in seen if e["type"] in ("host_result", "run_end")][-5:]
+    assert seen[-1]["type"] == "run_end"
+
+
+def test_no_secret_in_any_run_record(installed):
+    """Every generated and configured secret, searched for in every file of runs/ but the
+    secrets store, after a first install with -v, a re-run, a killed run, a failed run, a
+    --check run and a portal run: no copy. And every run folder is the installer user's only."""
+    runs = installed["runs"]
+    secrets = {name: str(value) for name, value in _secrets(installed).items()}
+    needles = {**secrets, "configured stats_password": CONFIGURED_SECRET}
+    for user, key in (("admin", "marathon_password"), ("dcos", "registry_password"), ("admin", "mesos_password")):
+        needles[f"basic {key}"] = base64.b64encode(f"{user}:{secrets[key]}".encode()).decode()
+    found, modes = [], []
+    run_dirs = [p for p in runs.iterdir() if p.is_dir() and p.name not in ("secrets", "state")]
+    assert len(run_dirs) >= 6, run_dirs
+    for path in runs.rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.relative_to(runs).parts[0] in ("secrets", "state"):
+            continue
+        data = path.read_bytes()
+        found += [(name, str(path.relative_to(runs))) for name, value in needles.items() if value.encode() in data]
+        if path.stat().st_mode & 0o077:
+            modes.append((str(path.relative_to(runs)), oct(path.stat().st_mode & 0o777)))
+    assert found == [], found[:20]
+    assert modes == [], modes[:20]
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [runs, *run_dirs]), "run folders must be 0700"
+    # The config copy says which secret was given, not what it is.
+    copy = (run_dirs[0] / "config.cfg").read_text()
+    assert "stats_password = (redacted)" in copy
 
 
 def _vip_holder() -> str | None:
@@ -327,7 +527,10 @@ def _vip_holder() -> str | None:
 
 
 def _vip_answers() -> bool:
-    status, body = _http(f"http://{CLUSTER.vip}/v2/info", timeout=1)
+    try:
+        status, body = _http(_vip_url(443) + "v2/info", timeout=1, headers=STATE["marathon"], cafile=STATE["ca"])
+    except OSError:
+        return False
     return status == 200 and body.get("name") == "marathon"
 
 
@@ -359,7 +562,7 @@ def test_failover_on_the_finished_cluster(installed):
 
     # The leading Mesos master and the Marathon leader stop: new leaders.
     mesos_leader = _mesos_leader()
-    marathon_leader = _marathon_leader(CLUSTER.vip)
+    marathon_leader = _marathon_leader()
     marathon_node = next(m for m in CLUSTER.group("master") if marathon_leader in (m.name, m.ip))
     start = time.time()
     _node(mesos_leader).sh("systemctl kill -s KILL dcos-mesos-master")
@@ -367,7 +570,7 @@ def test_failover_on_the_finished_cluster(installed):
     try:
         _wait(lambda: _mesos_leader() not in (None, mesos_leader), 60, what="a new Mesos leader")
         times["mesos_new_leader"] = time.time() - start
-        _wait(lambda: _marathon_leader(CLUSTER.vip) not in (None, marathon_leader), 60, what="a new Marathon leader")
+        _wait(lambda: _marathon_leader() not in (None, marathon_leader), 60, what="a new Marathon leader")
         times["marathon_new_leader"] = time.time() - start
     finally:
         _node(mesos_leader).sh("systemctl start dcos-mesos-master")

@@ -1,5 +1,12 @@
 """Every file in bad_configs/ is refused with exit 2, and the message names the section, the
-key and the line. Each file says what it breaks in its first comment lines."""
+key and the line. Each file says what it breaks in its first comment lines:
+
+    # expect: <text of the message>
+    # expect-section: <section named>      (then the line is checked too)
+    # expect-key: <key named>
+    # forbid: <text that must not appear>  (a secret: never echoed; any number of these)
+
+The files they name (keys, certificates, look-alikes) are in bad_configs/files/."""
 
 import re
 from pathlib import Path
@@ -18,6 +25,10 @@ def _expectations(path: Path) -> dict[str, str]:
         if m:
             found[m.group(1) or "text"] = m.group(2)
     return found
+
+
+def _forbidden(path: Path) -> list[str]:
+    return [m.group(1) for line in path.read_text().splitlines() if (m := re.match(r"^# forbid: (.*)$", line))]
 
 
 def _expected_lines(path: Path, section: str, key: str | None) -> set[int]:
@@ -40,17 +51,25 @@ def _expected_lines(path: Path, section: str, key: str | None) -> set[int]:
     return set(section_lines) if key is None else set(section_lines[:1])
 
 
-def test_the_corpus_has_at_least_40_bad_files():
-    assert len(CORPUS) >= 40
+def test_the_corpus_has_at_least_120_bad_files():
+    assert len(CORPUS) >= 120
+
+
+def test_every_corpus_file_says_what_it_expects():
+    assert [p.name for p in CORPUS if "text" not in _expectations(p)] == []
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
 def test_bad_config_is_refused_with_exit_2_naming_key_and_line(path, capsys):
     expect = _expectations(path)
     assert main([str(path)]) == 2
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert expect["text"] in err, err
     assert "nothing was changed" in err
+    for text in _forbidden(path):  # a secret of the file is never echoed, in any form
+        assert text not in captured.err + captured.out, f"{text!r} echoed:\n{err}"
+        assert text.lower() not in (captured.err + captured.out).lower(), f"{text!r} echoed:\n{err}"
     if "section" in expect:
         named = f"[{expect['section']}] {expect['key']}" if "key" in expect else f"[{expect['section']}]"
         assert named in err, err

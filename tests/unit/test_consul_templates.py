@@ -41,7 +41,9 @@ def test_server_config(family):
     assert conf["encrypt_verify_incoming"] is True and conf["encrypt_verify_outgoing"] is True
     assert conf["retry_join"] == SERVERS
     assert conf["retry_interval"] == "5s"  # servers started together find each other quickly
-    assert conf["ports"] == {"server": 8300, "serf_lan": 8301, "http": 8500, "dns": 8600}
+    # WAN gossip off (one datacenter; a port nobody needs is no port at all); DNS on loopback only.
+    assert conf["ports"] == {"server": 8300, "serf_lan": 8301, "http": 8500, "dns": 8600, "serf_wan": -1}
+    assert conf["addresses"] == {"dns": "127.0.0.1"}
     assert (conf["bind_addr"], conf["advertise_addr"]) == ("10.0.0.11", "10.0.0.11")
     assert conf["data_dir"] == "/var/lib/consul"
     assert conf["acl"]["enabled"] is True and conf["acl"]["default_policy"] == "deny"
@@ -72,7 +74,8 @@ def test_bootstrap_expect_given_and_ports_and_advertise_overrides():
     conf = config(consul_server=True, consul_bootstrap_expect=5, consul_http_port="8501",
                   consul_advertise_address="192.0.2.1", consul_extra_config={"ports": {"grpc": 8502}})
     assert conf["bootstrap_expect"] == 5
-    assert conf["ports"] == {"server": 8300, "serf_lan": 8301, "http": 8501, "dns": 8600, "grpc": 8502}
+    assert conf["ports"] == {"server": 8300, "serf_lan": 8301, "http": 8501, "dns": 8600, "grpc": 8502,
+                             "serf_wan": -1}
     assert conf["advertise_addr"] == "192.0.2.1"
 
 

@@ -88,6 +88,7 @@ def inputs(tmp_path_factory):
         env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     values = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    values["_tmp"] = tmp
     return values, secrets
 
 
@@ -159,13 +160,14 @@ def test_lb_inputs_follow_the_config(inputs):
 
 def test_consul_inputs_follow_the_config(inputs):
     values, secrets = inputs
-    assert [h for h, v in sorted(values.items()) if v["consul_server"]] == ["master1", "master2", "master3"]
+    assert [h for h, v in sorted(values.items()) if h != "_tmp" and v["consul_server"]] == [
+        "master1", "master2", "master3"]
     master, agent, installer = values["master1"], values["agent1"], values["installer"]
     assert master["consul_servers"] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
     assert master["consul_client_address"] == "127.0.0.1 10.0.0.11" and agent["consul_client_address"] == "127.0.0.1"
     assert master["consul_gossip_key"] == secrets["consul_gossip_key"]
     assert master["consul_acl_management_token"] == secrets["consul_management_token"]
-    services = {h: {s.get("id", s["name"]): s for s in v["consul_services"]} for h, v in values.items()}
+    services = {h: {s.get("id", s["name"]): s for s in v["consul_services"]} for h, v in values.items() if h != "_tmp"}
     assert set(services["master1"]) == {"zookeeper", "mesos-master", "mesos-master-leader", "marathon", "consul-http",
                                         "cadvisor"}
     leader = services["master1"]["mesos-master-leader"]
@@ -219,3 +221,30 @@ def test_the_units_the_phases_write_pass_only_known_flags(inputs):
     assert not [w for w in marathon_words if w.startswith(("--zk", "--master"))]  # in the environment file
     units = " ".join(master_words + agent_words + marathon_words)
     assert [name for name, value in secrets.items() if value in units] == []
+
+
+def test_limit_to_one_master_gives_it_the_values_of_a_full_run(inputs, tmp_path):
+    """--limit master2 must not shrink what is counted over the cluster (quorum,
+    bootstrap_expect, the ZooKeeper ensemble, retry_join, the MySQL pair, NTP allow lists,
+    /etc/hosts): every variable of group_vars/all.yml is the same as in a full run."""
+    import yaml
+
+    values, _ = inputs
+    run_dir = next(p for p in (values["_tmp"] / "runs").iterdir() if p.is_dir() and (p / "inventory").is_dir())
+    names = sorted(yaml.safe_load((TOP / "playbooks" / "group_vars" / "all.yml").read_text()))
+    out = {}
+    for limit in (None, "master2"):
+        folder = tmp_path / (limit or "all")
+        folder.mkdir()
+        env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "facts"))
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(run_dir / "inventory" / "hosts.yml"),
+             "-e", f"@{run_dir / 'env' / 'extravars'}", "-e", json.dumps({"out": str(folder), "names": names}),
+             *(["--limit", limit] if limit else []), str(values["_tmp"] / "play" / "probe.yml")],
+            env=env, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        out[limit] = json.loads((folder / "master2.json").read_text())
+    differing = [name for name in names if out[None][name] != out["master2"][name]]
+    assert differing == []
+    assert int(out["master2"]["mesos_master_quorum"]) == 2 and int(out["master2"]["consul_bootstrap_expect"]) == 3

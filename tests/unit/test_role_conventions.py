@@ -69,3 +69,30 @@ def test_every_component_is_recognised_by_a_fact_a_role_writes():
     written = {m for path in ROLES.rglob("*.yml")
                for m in re.findall(r"facts\.d/(dcos_[a-z_]+)\.fact", path.read_text())}
     assert {c.name: c.fact for c in COMPONENTS if c.fact not in written} == {}
+
+
+SECRET_WORDS = ("password", "secret", "token", "gossip", "auth_pass", "credential", "__marathon_auth")
+
+
+def _tasks(data):
+    for task in data or []:
+        if isinstance(task, dict):
+            yield task
+            for key in ("block", "rescue", "always"):
+                yield from _tasks(task.get(key))
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_a_template_that_holds_a_secret_shows_no_diff(role):
+    """--check runs with --diff: a template that renders a secret must say diff: false, or the
+    dry run would print the secret."""
+    import re
+
+    templates = ROLES / role / "templates"
+    holders = {t.name for t in templates.glob("*.j2")
+               if any(re.search(r"\{\{[^}]*" + word, t.read_text()) for word in SECRET_WORDS)}
+    for path in (ROLES / role / "tasks").glob("*.yml"):
+        for task in _tasks(load_yaml(path) if isinstance(load_yaml(path), list) else []):
+            module = task.get("ansible.builtin.template") or task.get("template")
+            if isinstance(module, dict) and module.get("src") in holders:
+                assert task.get("diff") is False, f"{path.name}: {task.get('name')} renders a secret without diff: false"

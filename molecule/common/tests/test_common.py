@@ -1,5 +1,8 @@
 """What an operator checks by hand on an initialised host."""
 
+import socket
+import time
+
 NAMES = {"common-a": ("node-a", "172.29.11.11"), "common-b": ("node-b", "172.29.11.12")}
 
 
@@ -59,3 +62,52 @@ def test_an_active_firewall_gets_the_needed_ports_and_keeps_its_rules(host):
     assert "Status: active" in status
     assert "2181/tcp" in status and "ALLOW" in status
     assert "2222/tcp" in status  # the operator's own rule stays
+
+
+def _listen(host, *ports):
+    for port in ports:
+        host.run(f"systemctl stop t{port} 2>/dev/null; systemctl reset-failed t{port} 2>/dev/null")
+        host.check_output(f"systemd-run --unit t{port} python3 -m http.server {port}")
+    probe = "python3 -c 'import socket,sys; socket.create_connection((\"127.0.0.1\", {}), 2)'"
+    for port in ports:
+        for _ in range(20):
+            if host.run(probe.format(port)).rc == 0:
+                break
+            time.sleep(0.2)
+
+
+def _reaches(ip, port):
+    """From the test machine: a connection, or None when it is dropped (timeout) or refused."""
+    try:
+        socket.create_connection((ip, port), 2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _reaches_from(host, ip, port):
+    return host.run(f"python3 -c 'import socket; socket.create_connection((\"{ip}\", {port}), 2)'").rc == 0
+
+
+def test_the_installers_firewall_lets_only_each_ports_audience_in(host):
+    """2181 is open to both hosts, 7777 to common-a only; the test machine is neither. Other
+    ports of the host are not the installer's business and stay as they were."""
+    if host.ansible.get_variables()["inventory_hostname"] != "common-a":
+        return
+    from testinfra import get_host
+
+    other = get_host(f"ansible://common-b?ansible_inventory={host.backend.ansible_inventory}")
+    assert host.service("dcos-firewall").is_enabled
+    assert "table inet dcos_installer" in host.check_output("nft list table inet dcos_installer")
+    _listen(host, 2181, 7777, 8888)
+    assert not _reaches("172.29.11.11", 2181) and not _reaches("172.29.11.11", 7777)
+    assert _reaches("172.29.11.11", 8888)  # not a port of the cluster: left alone
+    assert _reaches_from(other, "172.29.11.11", 2181)
+    assert not _reaches_from(other, "172.29.11.11", 7777)
+    assert _reaches_from(host, "172.29.11.11", 7777)  # the host itself
+    # An operator who restarts nftables (its ruleset flushes every table) keeps the table.
+    host.check_output("systemctl restart nftables")
+    assert "dcos_installer" in host.check_output("nft list tables")
+    assert not _reaches("172.29.11.11", 2181)
+    for port in (2181, 7777, 8888):
+        host.run(f"systemctl stop t{port}")

@@ -71,7 +71,24 @@ def test_one_leader_four_live_members_encrypted_gossip(host):
     # Without a token an agent answers reads with its default token (dcos-dns: node and
     # service read, for DNS), and nothing more.
     assert host.run("consul acl policy list").rc != 0
-    assert "dcos-agent" in host.check_output(WITH_TOKEN + "consul acl policy list")
+    policies = host.check_output(WITH_TOKEN + "consul acl policy list")
+    assert all(f"dcos-host-{name}" in policies for name in (*SERVERS, "cc1")), policies
+
+
+def test_a_hosts_token_registers_its_own_services_only(host):
+    """The client's own token (in its services file) may register 'web', its service, and
+    not a service of another host, such as a master's 'zookeeper'."""
+    if _name(host) != "cc1":
+        return
+    token = json.loads(host.check_output("cat /etc/consul.d/services.json"))["services"][0]["token"]
+    assert token and token != TOKEN
+    register = ("curl -s -o /dev/null -w '%{{http_code}}' -X PUT -H 'X-Consul-Token: " + token + "' "
+                "--data '{{\"Name\": \"{}\", \"ID\": \"{}-intruder\", \"Port\": 1}}' "
+                "http://127.0.0.1:8500/v1/agent/service/register")
+    assert host.check_output(register.format("zookeeper", "zookeeper")) == "403"
+    assert host.check_output(register.format("web", "web")) == "200"
+    host.check_output(f"curl -fsS -X PUT -H 'X-Consul-Token: {token}' "
+                      "http://127.0.0.1:8500/v1/agent/service/deregister/web-intruder")
 
 
 def test_acl_refuses_an_anonymous_write_and_allows_the_management_token(host):

@@ -5,7 +5,10 @@ the real Debian programs."""
 
 import base64
 import csv
+import http.client
 import io
+import os
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -18,10 +21,18 @@ TAKEOVER_LIMIT = 5.0
 REMOVAL_LIMIT = 2 * 2 + 2
 
 
+CA = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "pki", "ca.crt")
+
+
+def _tls():
+    """Verifies the VIP's certificate against the cluster CA, as a client that trusts it does."""
+    return ssl.create_default_context(cafile=CA)
+
+
 def ask_vip():
-    """The backend that answered through the VIP, or None."""
+    """The backend that answered through the VIP over HTTPS, or None."""
     try:
-        with urllib.request.urlopen(f"http://{VIP}/", timeout=1) as response:
+        with urllib.request.urlopen(f"https://{VIP}/", timeout=1, context=_tls()) as response:
             return response.read().decode().strip()
     except (OSError, urllib.error.URLError):
         return None
@@ -29,9 +40,9 @@ def ask_vip():
 
 def web_servers_up(lb_ip):
     """Addresses of the web backend's servers HAProxy on lb_ip has UP (its stats page)."""
-    request = urllib.request.Request(f"http://{lb_ip}:9090/;csv")
+    request = urllib.request.Request(f"https://{lb_ip}:9090/;csv")
     request.add_header("Authorization", "Basic " + base64.b64encode(b"admin:molecule-stats").decode())
-    with urllib.request.urlopen(request, timeout=2) as response:
+    with urllib.request.urlopen(request, timeout=2, context=_tls()) as response:
         text = response.read().decode().lstrip("# ")
     rows = csv.DictReader(io.StringIO(text))
     return {row["addr"].split(":")[0] for row in rows
@@ -70,6 +81,23 @@ def test_config_is_ours_and_checked(host):
     assert "resolvers consul" in conf and "server-template web 5 _web._tcp.service.consul" in conf
     assert host.run("haproxy -c -f /etc/haproxy/haproxy.cfg").rc == 0
     assert "unicast_peer" in host.file("/etc/keepalived/keepalived.conf").content_string
+
+
+def test_the_vip_serves_https_that_verifies_and_http_redirects_to_it(host):
+    if _name(host) != "lb1":
+        return
+    with ssl.create_default_context(cafile=CA).wrap_socket(
+            __import__("socket").create_connection((VIP, 443), 3), server_hostname=VIP) as conn:
+        names = [value for kind, value in conn.getpeercert()["subjectAltName"] if kind == "IP Address"]
+    assert VIP in names
+    plain = http.client.HTTPConnection(VIP, 80, timeout=3)
+    plain.request("GET", "/some/path?x=1", headers={"Host": VIP})
+    answer = plain.getresponse()
+    assert (answer.status, answer.getheader("Location")) == (301, f"https://{VIP}/some/path?x=1")
+    # The stats page is read-only unless asked: no admin form.
+    conf = host.file("/etc/haproxy/haproxy.cfg").content_string
+    assert "stats admin" not in conf
+    assert host.file("/etc/haproxy/certs/dcos.pem").mode == 0o600
 
 
 def test_the_vip_reaches_both_backends(host):

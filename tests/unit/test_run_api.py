@@ -1,0 +1,110 @@
+"""The portal's API (installer.api.start_run / installer.runner.Run) on its error paths: the
+cluster lock is released whatever goes wrong, a finished run never blocks the next, a run
+stopped during the precheck ends canceled (130), runs_dir may be a str or a Path, and two runs
+of one process never share a temporary name. Ansible itself is not run here: the phase
+runner is replaced where a test needs a run to exist."""
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from installer import runner
+from installer.api import EXIT_INTERRUPTED, RunBusy, start_run
+from installer.rundir import create_run_dir
+from installer.secrets import ensure_secrets
+
+TOP = Path(__file__).resolve().parents[2]
+EXAMPLE = TOP / "config.cfg.example"
+
+
+def _lock_is_free(runs: Path, cluster: str = "demo") -> bool:
+    fd = os.open(runs / f".lock-{cluster}", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def quiet_run(monkeypatch):
+    """Runs end at once, successfully, without Ansible."""
+    def main(self):
+        try:
+            self._finish("successful", 0, None)
+        finally:
+            self._queue.put(None)
+            os.close(self._lock_fd)
+            self._done.set()
+
+    monkeypatch.setattr(runner.Run, "_main", main)
+
+
+def test_a_damaged_secrets_file_fails_the_start_and_releases_the_lock(tmp_path):
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "demo.yml").write_text("consul_gossip_key: [unclosed\n")
+    for _ in range(2):  # the second start meets the same error, never "another run is in progress"
+        with pytest.raises(Exception) as caught:
+            start_run(EXAMPLE, runs_dir=tmp_path)
+        assert not isinstance(caught.value, RunBusy)
+    assert _lock_is_free(tmp_path)
+
+
+def test_a_finished_run_never_blocks_the_next_and_runs_dir_may_be_a_str(tmp_path, quiet_run):
+    first = start_run(EXAMPLE, runs_dir=str(tmp_path))
+    assert first.wait(30) == 0
+    assert _lock_is_free(tmp_path)
+    second = start_run(EXAMPLE, runs_dir=tmp_path)
+    assert second.wait(30) == 0
+    assert first.run_dir.path != second.run_dir.path
+    assert (tmp_path / "latest").resolve() == second.run_dir.path
+
+
+def test_a_running_run_blocks_another_of_the_same_cluster(tmp_path, monkeypatch):
+    release = threading.Event()
+
+    def main(self):
+        release.wait(30)
+        self._queue.put(None)
+        os.close(self._lock_fd)
+        self._done.set()
+
+    monkeypatch.setattr(runner.Run, "_main", main)
+    first = start_run(EXAMPLE, runs_dir=tmp_path)
+    try:
+        with pytest.raises(RunBusy):
+            start_run(EXAMPLE, runs_dir=tmp_path)
+    finally:
+        release.set()
+        first.wait(30)
+    assert _lock_is_free(tmp_path)
+
+
+def test_cancel_during_the_precheck_ends_canceled_with_130(tmp_path, monkeypatch):
+    def precheck(self):
+        self._cancel.wait(30)  # a precheck still gathering when the operator cancels
+        return False
+
+    monkeypatch.setattr(runner.Run, "_run_precheck", precheck)
+    run = start_run(EXAMPLE, runs_dir=tmp_path, phases=["verify"])
+    run.cancel()
+    assert run.wait(30) == EXIT_INTERRUPTED
+    assert run.state == "canceled"
+    assert _lock_is_free(tmp_path)
+
+
+def test_two_runs_of_one_process_never_share_a_temporary_name(tmp_path):
+    from installer.config import load_config
+
+    cfg = load_config(EXAMPLE)
+    secrets_file, _ = ensure_secrets(cfg, tmp_path)
+    runs = [create_run_dir(cfg, tmp_path, secrets_file, run_id="20260101-000000-demo") for _ in range(3)]
+    assert len({r.path for r in runs}) == 3
+    assert not list(tmp_path.glob(".latest-*"))
+    assert (tmp_path / "latest").resolve() == runs[-1].path
