@@ -15,10 +15,10 @@ the inventory and logs name the cluster's hosts and users."""
 
 import contextlib
 import datetime as dt
-import uuid
 import json
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

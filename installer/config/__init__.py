@@ -101,7 +101,9 @@ def _resolve_mysql(cfg: Config) -> list[ConfigError]:
     for key in ("master", "slave"):
         ref = getattr(cfg.mysql, key)
         host = cfg.find_host(ref)
-        if host is None and is_ipv6(ref):
+        if host is None and ref.strip().lower() in cfg.broken_hosts:
+            pass  # the host's own line is refused: said there
+        elif host is None and is_ipv6(ref):
             errors.append(ConfigError(cfg.path, IPV6_REFUSED, cfg.line_of("mysql", key), "mysql", key, ref))
         elif host is None:
             errors.append(ConfigError(cfg.path, "not a host of this cluster", cfg.line_of("mysql", key), "mysql",
@@ -123,10 +125,14 @@ def load_config(path: Path) -> Config:
     errors += parse_hosts(cfg)
     errors += _resolve_mysql(cfg)
     for name in REQUIRED_HOST_SECTIONS:
-        if name in raw.sections and not cfg.group(name) and name != "agents":
+        if name in raw.sections and not cfg.group(name) and name != "agents" and name not in cfg.broken_sections:
             errors.append(ConfigError(cfg.path, "expected at least one host", cfg.line_of(name), name))
     for rule in RULES:
-        errors += rule(cfg)
+        try:
+            errors += rule(cfg)
+        except Exception as exc:  # a rule that fails says so; its message could hold a value: not shown
+            errors.append(ConfigError(cfg.path, f"could not be checked by rule {rule.__name__} "
+                                      f"({type(exc).__name__}): please report it"))
     if errors:
         raise ConfigInvalid(sorted(errors, key=lambda e: (e.line or 0, e.section or "", e.key or "")))
     return cfg

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer.config.redact import HIDDEN, escape, hide_key_and_value, scrub, shown
+from installer.config.redact import HIDDEN, escape, hide_key_and_value, hide_section, scrub, shown
 
 
 @dataclass(frozen=True)
@@ -23,14 +23,18 @@ class ConfigError:
     hint: str | None = None
     # True: the value is a secret whatever its key says (the key is shown, the value never).
     secret: bool = False
+    # True: the key itself may be a secret (pasted into a host section): key and value hidden.
+    secret_key: bool = False
 
     def public(self) -> dict[str, Any]:
         """The error as it may be shown: {"file", "line", "section", "key", "value", "message", "hint"}."""
         hide_key, hide_value = hide_key_and_value(self.section, self.key, self.value)
+        hide_key = hide_key or self.secret_key
         hide_value = hide_value or self.secret or hide_key
-        hidden = [t for t in (self.value if hide_value else None, self.key if hide_key else None) if t]
+        hidden = [t for t in (self.value if hide_value else None, self.key if hide_key else None,
+                              self.section if self.section and hide_section(self.section) else None) if t]
         section = self.section
-        if section is not None and hide_key and self.key is None:
+        if section is not None and hide_key and (self.key is None or hide_section(section)):
             section = HIDDEN
         message, hint = scrub(self.message, hidden), scrub(self.hint, hidden)
         return {

@@ -1,6 +1,9 @@
 """Host sections: each entry is `name = ip`, a bare `ip`, or a bare `name` already given an
 IP in another host section (lb hosts are usually masters)."""
 
+import re
+from dataclasses import replace
+
 from installer.config.errors import ConfigError
 from installer.config.model import Config, Host
 from installer.config.reader import RawEntry
@@ -15,6 +18,16 @@ def _is_ipv4(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _pasted_secret(entry: RawEntry) -> bool:
+    """Whether the key of a host line, as written, reads like a password pasted there by
+    mistake: like a secret (symbols, random), or long with upper and lower case and digits (a
+    host name is written in lowercase)."""
+    written = re.split(r"\s*[=:]", entry.text, maxsplit=1)[0].strip() if entry.text else entry.key
+    return looks_like_secret(written, loose=True) or (
+        len(written) >= 10 and any(c.isupper() for c in written) and any(c.islower() for c in written)
+        and any(c.isdigit() for c in written))
 
 
 def _define(cfg: Config, section: str, entry: RawEntry) -> tuple[Host | None, list[ConfigError]]:
@@ -61,6 +74,19 @@ def _define(cfg: Config, section: str, entry: RawEntry) -> tuple[Host | None, li
                                   "host defined in another section", entry.line, section, key)]
 
 
+def _unresolved(cfg: Config, section: str, entry: RawEntry) -> list[ConfigError]:
+    """A bare name no section gives an IP."""
+    name = entry.key.strip().lower()
+    if name in cfg.broken_hosts:
+        cfg.broken_sections.add(section)  # its definition was refused: said there
+        return []
+    if _pasted_secret(entry):
+        return [ConfigError(cfg.path, "host has no IP (and reads like a password: not shown)", entry.line, section,
+                            entry.key, secret_key=True, hint="write name = <ip>, here or in another host section")]
+    return [ConfigError(cfg.path, "host has no IP", entry.line, section, entry.key,
+                        hint=f"write {name} = <ip>, here or in another host section")]
+
+
 def parse_hosts(cfg: Config) -> list[ConfigError]:
     errors: list[ConfigError] = []
     by_name: dict[str, tuple[Host, int]] = {}
@@ -74,8 +100,12 @@ def parse_hosts(cfg: Config) -> list[ConfigError]:
             continue
         for entry in raw.entries.values():
             host, errs = _define(cfg, section, entry)
+            if errs and _pasted_secret(entry):
+                errs = [replace(e, secret_key=True) for e in errs]
             errors += errs
             if errs:
+                cfg.broken_hosts.add(entry.key.strip().lower())
+                cfg.broken_sections.add(section)
                 continue
             if host is None:
                 entries.append((section, entry, None))
@@ -102,8 +132,7 @@ def parse_hosts(cfg: Config) -> list[ConfigError]:
         if parsed is None:
             name = entry.key.strip().lower()
             if name not in by_name:
-                errors.append(ConfigError(cfg.path, "host has no IP", entry.line, section, entry.key,
-                                          hint=f"write {name} = <ip>, here or in another host section"))
+                errors += _unresolved(cfg, section, entry)
                 continue
             host = by_name[name][0]
         else:

@@ -46,6 +46,10 @@ class Config:
     raw: RawConfig
     hosts: dict[str, list[Host]] = field(default_factory=dict)  # host section -> hosts, in file order
     host_lines: dict[tuple[str, Host], int] = field(default_factory=dict)
+    # Host entries refused (their error is said once): their names, and the sections that held
+    # them, so that no rule repeats it as a missing host or a wrong count.
+    broken_hosts: set[str] = field(default_factory=set)
+    broken_sections: set[str] = field(default_factory=set)
     # Sections; None when the section had errors (rules then leave it alone).
     cluster: ClusterSection | None = None
     keepalived: KeepalivedSection | None = None

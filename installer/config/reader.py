@@ -22,6 +22,7 @@ class RawEntry:
     key: str
     value: str | None  # None: a bare key (a host named by its IP or name alone)
     line: int
+    text: str = ""  # the line as written (keys are lowercased; this is not)
 
 
 @dataclass
@@ -124,9 +125,11 @@ def other_format(text: str) -> str | None:
         return None
     if first == "---" or re.match(r"^[A-Za-z_][\w.-]*:\s*$", first):
         return "YAML"
+    if len(text) > 200_000:
+        return None  # no config is that long; not worth parsing as YAML
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):
         return None
     if isinstance(data, dict) and any(isinstance(v, dict | list) for v in data.values()):
         return "YAML"
@@ -140,7 +143,7 @@ def _line_endings(path: Path, text: str) -> list[ConfigError]:
     if not lone:
         return []
     if "\n" not in text:
-        return [ConfigError(path, "has old Mac line endings (CR only): INI reads it as one single line", line=1,
+        return [ConfigError(path, "has CR-only line endings (old Mac): INI reads the whole file as one line", line=1,
                             hint=f"convert them: sed -i 's/\\r/\\n/g' {path}")]
     line = text[: lone[0]].count("\n") + 1
     return [ConfigError(path, "holds a carriage return (CR) inside a line: mixed line endings", line=line,
@@ -153,6 +156,11 @@ def read_raw(path: Path) -> tuple[RawConfig | None, list[ConfigError]]:
         return None, [ConfigError(path, "no such file", hint="copy config.cfg.example and edit it")]
     if path.is_dir():
         return None, [ConfigError(path, "is a folder, not a config file")]
+    if not path.is_file() and not path.is_fifo():  # a device (/dev/zero): reading it may never end
+        return None, [ConfigError(path, "is not a regular file", hint="copy config.cfg.example and edit it")]
+    if path.is_file() and path.stat().st_size > 4 << 20:
+        return None, [ConfigError(path, f"is {path.stat().st_size} bytes: too large for a config file",
+                                  hint="copy config.cfg.example and edit it")]
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -172,8 +180,9 @@ def read_raw(path: Path) -> tuple[RawConfig | None, list[ConfigError]]:
         return None, endings
     kind = other_format(text)
     if kind:
-        return None, [ConfigError(path, f"is a {kind} file, not an INI file: config.cfg is INI ([section] "
-                                  "headers and key = value lines), see config.cfg.example", line=_first_line(text))]
+        return None, [ConfigError(path, f"is a {kind} file, not an INI file: config.cfg is INI, see "
+                                  "config.cfg.example", line=_first_line(text),
+                                  hint="INI: [section] headers, then key = value lines")]
 
     section_lines, key_lines, errors = _scan_lines(path, text)
     if errors:
@@ -205,9 +214,12 @@ def read_raw(path: Path) -> tuple[RawConfig | None, list[ConfigError]]:
                                   line=getattr(exc, "lineno", None))]
 
     sections: dict[str, RawSection] = {}
+    lines = text.splitlines()
     for name in parser.sections():
         raw = RawSection(name=name, line=section_lines.get(name, 0))
         for key, value in parser.items(name, raw=True):
-            raw.entries[key] = RawEntry(key=key, value=value, line=key_lines.get((name, key), raw.line))
+            line = key_lines.get((name, key), raw.line)
+            raw.entries[key] = RawEntry(key=key, value=value, line=line,
+                                        text=lines[line - 1].strip() if 0 < line <= len(lines) else "")
         sections[name] = raw
     return RawConfig(path=path, sections=sections), []

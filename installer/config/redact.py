@@ -115,10 +115,17 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+def hide_section(section: str) -> bool:
+    """A [section] name that is no section of config.cfg and reads like a password."""
+    return section not in SECTIONS and section not in HOST_SECTIONS and looks_like_secret(section)
+
+
 def hide_key_and_value(section: str | None, key: str | None, value: str | None) -> tuple[bool, bool]:
     """(hide the key, hide the value) of one error's section/key/value."""
     section = section or ""
     known_section = section in SECTIONS or section in HOST_SECTIONS
+    if not known_section and looks_like_secret(section):
+        return True, True  # a password written as a [section]
     if key is None:
         if value is None:
             return False, False
@@ -133,11 +140,11 @@ def hide_key_and_value(section: str | None, key: str | None, value: str | None) 
         return False, is_secret_key(section, key) or looks_like_secret(value, loose=True)
     if not known_section and looks_like_secret(key):
         return True, True
+    if (section, key) not in _KNOWN_KEYS and looks_like_secret(key, loose=value is None):
+        return True, True  # the key itself reads like a password (loose: a word alone on its line)
     if is_secret_key(section, key):
         return False, True
     if (section, key) not in _KNOWN_KEYS:
-        if looks_like_secret(key):
-            return True, True
         return False, looks_like_secret(value)
     if key in _USER_KEYS:
         return False, looks_like_secret(value)

@@ -12,6 +12,7 @@ from installer.components import COMPONENT_NAMES
 from installer.config import files
 from installer.config.errors import ConfigError
 from installer.config.model import Config, Host
+from installer.config.reader import RawSection
 from installer.config.types import IPV6_REFUSED, is_ipv6
 from installer.ports import host_ports
 
@@ -44,6 +45,8 @@ def installer_is_one_host(cfg: Config) -> list[ConfigError]:
 
 @rule
 def master_count_is_odd(cfg: Config) -> list[ConfigError]:
+    if "masters" in cfg.broken_sections:
+        return []  # a host of it was refused: counted wrong
     count = len(cfg.group("masters"))
     if count and count not in (1, 3, 5, 7):
         return [_err(cfg, f"expected 1, 3, 5 or 7 masters, found {count}", "masters",
@@ -53,6 +56,8 @@ def master_count_is_odd(cfg: Config) -> list[ConfigError]:
 
 @rule
 def lb_has_two_hosts(cfg: Config) -> list[ConfigError]:
+    if "lb" in cfg.broken_sections:
+        return []  # a host of it was refused: counted wrong
     count = len(cfg.group("lb"))
     if "lb" in cfg.raw.sections and count < 2:
         return [_err(cfg, f"expected at least 2 lb hosts, found {count}", "lb",
@@ -62,7 +67,8 @@ def lb_has_two_hosts(cfg: Config) -> list[ConfigError]:
 
 @rule
 def vip_is_given_with_lb(cfg: Config) -> list[ConfigError]:
-    if cfg.group("lb") and cfg.keepalived is not None and cfg.keepalived.vip is None:
+    if (cfg.group("lb") and cfg.keepalived is not None and cfg.keepalived.vip is None
+            and "vip" not in cfg.raw.sections.get("keepalived", RawSection("", 0)).entries):  # else: refused there
         return [_err(cfg, "required key missing: the lb hosts need a virtual IP", "keepalived", "vip",
                      hint="vip = 10.0.0.100/24", line=cfg.line_of("keepalived") or cfg.line_of("lb"))]
     return []
@@ -149,8 +155,8 @@ def ssh_key_file_is_private(cfg: Config) -> list[ConfigError]:
     if mode is not None:
         inside = path.resolve().is_relative_to(cfg.path.parent.resolve())
         # chmod only on a file next to config.cfg: elsewhere it may be shared or not ours to change.
-        return error(f"{path} is readable by others (mode {mode:04o}); ssh refuses such keys: restrict it to its "
-                     "owner", hint=f"chmod 600 {path}" if inside else None)
+        return error(f"{path} is readable by others; ssh refuses such keys: restrict it to its owner (its mode is "
+                     f"{mode:04o})", hint=f"chmod 600 {path}" if inside else None)
     return []
 
 
@@ -199,8 +205,8 @@ def _tls_files(cfg: Config, section: str, cert_key: str, key_key: str, cert: str
     if "certificate" in loaded and "key" in loaded:
         leaf = loaded["certificate"][0]
         if not files.key_matches(leaf, loaded["key"]):
-            error(key_key, key, f"{key_key} is not the key of {cert_key}: their public keys differ",
-                  hint=f"give the key {cert_key} was issued for")
+            error(key_key, key, f"{key_key} does not match {cert_key}: their public keys differ, it is not the key "
+                  "of that certificate", hint=f"give the key {cert_key} was issued for")
     if "certificate" in loaded and "ca" in loaded:
         chain = loaded["certificate"]
         current, seen = chain[0], 0
@@ -332,6 +338,8 @@ def consul_tls_files_are_valid(cfg: Config) -> list[ConfigError]:
 
 @rule
 def agents_are_given(cfg: Config) -> list[ConfigError]:
+    if "agents" in cfg.broken_sections:
+        return []  # a host of it was refused: counted wrong
     if "agents" in cfg.raw.sections and not cfg.group("agents"):
         return [_err(cfg, "expected at least one agent", "agents", hint="agents run the workloads")]
     return []
@@ -357,7 +365,7 @@ def waivers_name_known_hosts(cfg: Config) -> list[ConfigError]:
                                hint=f"did you mean {guess[0]}?" if guess else f"checks: {', '.join(names)}"))
         elif is_ipv6(host):
             errors.append(_err(cfg, f"waiver for {host[:60]}: {IPV6_REFUSED}", "precheck", "waive", waiver))
-        elif host != "*" and cfg.find_host(host) is None:
+        elif host != "*" and cfg.find_host(host) is None and host.lower() not in cfg.broken_hosts:
             errors.append(_err(cfg, f"waiver for unknown host {host[:60]!r}", "precheck", "waive", waiver))
     return errors
 
@@ -378,14 +386,21 @@ def ports_leave_the_ssh_port_free(cfg: Config) -> list[ConfigError]:
     if cfg.cluster is None:
         return []
     ssh = cfg.cluster.ssh_port
+    written = "ssh_port" in cfg.raw.sections["cluster"].entries
     errors = {}
     for host in cfg.all_hosts():
         for use in host_ports(cfg, host):
-            if use.port == ssh and use.protocol == "tcp" and use.key is not None:
-                errors.setdefault((use.section, use.key), _err(
-                    cfg, f"port {ssh} is [cluster] ssh_port: {use.component} on host {host} would take the port "
-                    "Ansible and the operators log in on", use.section, use.key, use.port,
-                    hint=f"give {use.component} another port, or move [cluster] ssh_port"))
+            if use.port != ssh or use.protocol != "tcp" or use.key is None or (use.section, use.key) in errors:
+                continue
+            errors[(use.section, use.key)] = _err(
+                cfg, f"port {ssh} is [cluster] ssh_port: {use.component} on host {host} would take the port "
+                "Ansible and the operators log in on", use.section, use.key, use.port,
+                hint=f"give {use.component} another port, or move [cluster] ssh_port")
+            if written:  # said at both keys: either may be the one to change
+                errors[("cluster", use.section, use.key)] = _err(
+                    cfg, f"port {ssh} is also [{use.section}] {use.key}: {use.component} on host {host} would "
+                    "listen on the SSH port", "cluster", "ssh_port", ssh,
+                    hint=f"move [cluster] ssh_port, or give {use.component} another port")
     return list(errors.values())
 
 

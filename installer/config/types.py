@@ -192,7 +192,8 @@ def parse_absolute_remote_path(value: Any) -> str:
         raise ValueError(f"expected a normalised path (no '.', '..' or '//'): write {normal}"
                          if ".." not in parts else "expected a normalised path: '..' is not allowed")
     if stripped == "/":
-        raise ValueError("is the root folder: give a folder of its own, such as /var/lib/zookeeper")
+        raise ValueError("/ is the root folder, a system folder: give a folder of its own, such as "
+                         "/var/lib/<component>")
     if stripped in SYSTEM_FOLDERS:
         inside = "/opt/<component>" if stripped == "/opt" else "/var/lib/<component>"
         raise ValueError(f"{stripped} is a system folder: give a folder of its own, such as {inside}")
@@ -457,14 +458,15 @@ def password(low: int, high: int, note: str = ""):
         text = "" if value is None else str(value).strip()
         if not text:
             return None
-        rule = f"{low} to {high} characters of {PASSWORD_RULE}{note}; empty: one is generated"
+        rule = (f"allowed: {low} to {high} characters, only {PASSWORD_RULE}{note}; "
+                "empty: one is generated")
         if not _PASSWORD.match(text):
-            raise ValueError(f"holds a character that is not allowed (a blank, a quote, '$', '#', '%', ...): "
-                             f"expected {rule}")
+            raise ValueError(f"holds a character that is not allowed (a blank, a quote, '$', '#', '%', ':', ...); "
+                             f"{rule}")
         if len(text) < low:
-            raise ValueError(f"too short: expected {rule}")
+            raise ValueError(f"too short: at least {low} characters; {rule}")
         if len(text) > high:
-            raise ValueError(f"too long: expected {rule}")
+            raise ValueError(f"too long: at most {high} characters; {rule}")
         return SecretStr(text)
 
     return parse

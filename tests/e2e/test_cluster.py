@@ -97,6 +97,7 @@ def _http(url: str, method: str = "GET", body: dict | None = None, headers: dict
         parsed = json.loads(raw) if raw else None
     except ValueError:
         parsed = raw.decode(errors="replace")
+    got = {name.lower(): value for name, value in got.items()}  # HAProxy sends them lower-case
     return (status, parsed, got) if full else (status, parsed)
 
 
@@ -345,7 +346,7 @@ def test_a_lan_machine_gets_nothing_without_credentials(installed):
     app = {"id": "/e2e/lan", "cmd": "id", "cpus": 0.1, "mem": 16, "instances": 0}
     # The VIP answers HTTPS with a certificate that verifies against the cluster CA.
     status, _, headers = _http(marathon, method="POST", body=app, via=lan, cafile=ca, full=True)
-    assert status == 401 and headers.get("WWW-Authenticate", "").lower().startswith("basic"), status
+    assert status == 401 and headers.get("www-authenticate", "").lower().startswith("basic"), status
     status, body = _http(marathon, method="POST", body=app, via=lan, cafile=ca,
                          headers=_auth("admin", secrets["marathon_password"]))
     assert status == 201, body
@@ -354,7 +355,7 @@ def test_a_lan_machine_gets_nothing_without_credentials(installed):
     # Mesos' read-write endpoints want the operator's user, through the VIP too.
     status, _, headers = _http(_vip_url(8050) + "master/teardown", method="POST", body={"frameworkId": "x"},
                                via=lan, cafile=ca, full=True)
-    assert status == 401 and headers.get("WWW-Authenticate") == 'Basic realm="mesos-master-readwrite"', status
+    assert status == 401 and headers.get("www-authenticate") == 'Basic realm="mesos-master-readwrite"', status
     # The registry: no anonymous pull.
     installer = _node("installer").ip
     status, _ = _http(f"https://{installer}:5000/v2/_catalog", via=lan, cafile=ca)
@@ -362,7 +363,7 @@ def test_a_lan_machine_gets_nothing_without_credentials(installed):
     # HAProxy stats: a login; plain HTTP redirects to HTTPS.
     assert _http(_vip_url(9090), via=lan, cafile=ca)[0] == 401
     status, _, headers = _http(f"http://{CLUSTER.vip}/v2/apps", via=lan, full=True)
-    assert status == 301 and headers["Location"].startswith(f"https://{CLUSTER.vip}/")
+    assert status == 301 and headers["location"].startswith(f"https://{CLUSTER.vip}/")
     # The cluster's internal ports: not reachable at all from a machine outside the cluster.
     closed = {"zookeeper": ("master1", 2181), "mesos master": ("master1", 5050), "marathon": ("master1", 8080),
               "consul http": ("master1", 8500), "consul rpc": ("master1", 8300), "mysql": ("agent1", 3306),
@@ -432,6 +433,21 @@ def test_second_run_changes_nothing(installed):
     first = installed["first"].duration
     _record("second_run", {"seconds": round(proc.duration, 1), "ratio_to_first": round(proc.duration / first, 3),
                            "phases": {p["phase"]: p["duration"] for p in summary["phases"]}})
+
+
+def test_limit_to_one_master_changes_nothing_and_keeps_the_quorum(installed):
+    """--limit master2 on the phases that count the cluster (ZooKeeper ensemble, Mesos quorum,
+    Consul's bootstrap_expect): the same values as a full run, so nothing changes."""
+    proc = _install(installed, "--yes", "--phases", "zookeeper,mesos,consul", "--limit", "master2")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    summary = _summary(installed)
+    changed = {(p["phase"], host): c["changed"] for p in summary["phases"] for host, c in p["counts"].items()
+               if c["changed"]}
+    assert not changed, changed
+    assert all(set(p["counts"]) <= {"master2", "localhost"} for p in summary["phases"]), summary["phases"]
+    unit = _node("master2").sh("systemctl show -p ExecStart dcos-mesos-master")
+    assert "--quorum=2" in unit, unit
+    assert '"bootstrap_expect": 3' in _node("master2").sh("cat /etc/consul.d/consul.json")
 
 
 def test_a_killed_run_is_run_again_and_completes(installed):

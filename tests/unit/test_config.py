@@ -130,7 +130,8 @@ def test_ssh_key_readable_by_others_is_refused_with_the_fix(tmp_path):
     key.write_text(FAKE_KEY)
     key.chmod(0o644)
     errors = _errors(_write(tmp_path, MINIMAL.format(cluster_extra="ssh_key_file = id_rsa")))
-    assert any("readable by others (mode 0644)" in e and f"chmod 600 {key}" in e for e in errors), errors
+    assert any("readable by others; ssh refuses such keys: restrict it to its owner (its mode is 0644)" in e
+               and f"chmod 600 {key}" in e for e in errors), errors
 
 
 def test_relative_paths_are_taken_from_the_config_folder_not_the_working_directory(tmp_path, monkeypatch):

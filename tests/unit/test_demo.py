@@ -11,7 +11,7 @@ from installer.endpoints import endpoints
 def _config(tmp_path, agents=2):
     cluster = DemoCluster(agents=agents)
     key = tmp_path / "id_ed25519"
-    key.write_text("key\n")
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n")
     key.chmod(0o600)
     (tmp_path / "bundle").mkdir()
     path = tmp_path / "config.cfg"

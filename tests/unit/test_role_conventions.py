@@ -95,4 +95,4 @@ def test_a_template_that_holds_a_secret_shows_no_diff(role):
         for task in _tasks(load_yaml(path) if isinstance(load_yaml(path), list) else []):
             module = task.get("ansible.builtin.template") or task.get("template")
             if isinstance(module, dict) and module.get("src") in holders:
-                assert task.get("diff") is False, f"{path.name}: {task.get('name')} renders a secret without diff: false"
+                assert task.get("diff") is False, f"{path.name}: {task.get('name')} renders a secret, no diff: false"
