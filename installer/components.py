@@ -53,7 +53,7 @@ COMPONENTS: tuple[Component, ...] = (
                      ("consul", "dns_port"))),
     Component("haproxy", ("lb",), units=("haproxy.service",), packages=("haproxy",), processes=("haproxy",),
               ports=(("haproxy", "marathon_port"), ("haproxy", "mesos_port"), ("haproxy", "consul_port"),
-                     ("haproxy", "stats_port"))),
+                     ("haproxy", "stats_port"), ("haproxy", "http_port"), ("haproxy", "extra_frontends"))),
     Component("keepalived", ("lb",), units=("keepalived.service",), packages=("keepalived",),
               processes=("keepalived",)),
     Component("mysql", ("mysql",), units=("mysql.service", "mysqld.service", "mariadb.service"),

@@ -35,6 +35,7 @@ from installer.rundir import (
     unsafe_yaml,
     write_json,
 )
+from installer.identity import given_secret_names, identity
 from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -131,6 +132,7 @@ class Run:
         self.state = "running"
         self.precheck_results: list | None = None
         self.scrubber = Scrubber(())  # every secret of the cluster, once they are known
+        self.identity: dict[str, Any] | None = None  # what the hosts record (installer/identity.py)
         self.unfinished: dict[str, str | None] | None = None  # the previous run, when it never ended
 
     # ---- starting -------------------------------------------------------------------------
@@ -167,11 +169,13 @@ class Run:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             secrets_file, values = ensure_secrets(self.cfg, runs_dir)
             self.scrubber = scrubber_for(self.cfg, values, secrets_file)
+            self.identity = identity(self.cfg, values)
             # A killed run can leave ansible-runner's unprocessed event files (they hold what a
             # task returned): they are removed, never read.
             purge_partial_events(runs_dir)
             self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
-            self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file, self.options.extravars)
+            self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file,
+                                          {**self.options.extravars, "dcos_identity": self.identity})
         except BaseException:
             os.close(fd)  # the lock goes with it: a failed start never blocks the next one
             raise
@@ -318,7 +322,8 @@ class Run:
         log.close()
         needs_bundle = self.options.precheck_only or any(p.name in ("repo", "registry") for p in self.phases)
         ctx = Context(cfg=self.cfg, hosts=collector.observations,
-                      bundle=verify_bundle(self.cfg.repo.bundle) if needs_bundle else None)
+                      bundle=verify_bundle(self.cfg.repo.bundle) if needs_bundle else None,
+                      identity=self.identity, given_secrets=given_secret_names(self.cfg))
         results = evaluate(ctx)
         self.precheck_results = results
         duration = time.time() - started
@@ -336,7 +341,9 @@ class Run:
         return os.fdopen(fd, "a")
 
     def _envvars(self) -> dict[str, str]:
-        return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                # Every task is bounded: a hung host fails its task (naming the host), never the run.
+                "ANSIBLE_TASK_TIMEOUT": str(self.cfg.cluster.task_timeout)}
 
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name
@@ -348,10 +355,16 @@ class Run:
         log.write(f"\n===== phase {phase.name} ({phase.playbook}) =====\n")
 
         recorded: list[int] = []
+        busy: dict[str, str] = {}  # host -> task started and not ended (what a timeout names)
 
         def on_event(raw: dict[str, Any]) -> bool:
             # Before anything is kept: ansible-runner writes this very dict to job_events.
             self.scrubber.in_place(raw)
+            data = raw.get("event_data") or {}
+            if raw.get("event") == "runner_on_start" and data.get("host"):
+                busy[data["host"]] = data.get("task", "")
+            elif raw.get("event", "").startswith("runner_on_") and data.get("host"):
+                busy.pop(data["host"], None)
             if raw.get("pid") and not recorded and self._lock_fd is not None:
                 # So a later run can tell when this playbook outlived a killed installer.
                 recorded.append(raw["pid"])
@@ -389,6 +402,8 @@ class Run:
             rotate_artifacts=0,
             # Ansible's raw stdout is not kept: install.log is written from the scrubbed events.
             suppress_output_file=True,
+            # The whole phase is bounded too (ansible-runner stops the playbook: status timeout).
+            timeout=self.cfg.cluster.phase_timeout,
             fact_cache=str(self.run_dir.path / "facts"),  # one fact cache for all phases of a run
         )
         thread.join()
@@ -399,6 +414,13 @@ class Run:
         status = runner.status  # successful | failed | canceled | timeout
         if status == "successful" and (runner.rc or 0) != 0:
             status = "failed"
+        if status == "timeout":
+            waiting = busy or {"?": self._current_task or ""}
+            for host, task in sorted(waiting.items()):
+                result.failures.append({
+                    "host": host, "task": task, "status": "timeout",
+                    "msg": f"the {phase.name} phase did not end within [cluster] phase_timeout = "
+                           f"{self.cfg.cluster.phase_timeout} s; {host} was still running this task"})
         result.status = status
         self._current_task = None
         self._emit(event("phase_end", phase=phase.name, status=status, rc=runner.rc, duration=result.duration,

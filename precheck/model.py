@@ -58,6 +58,9 @@ class Context:
     cfg: Config
     hosts: dict[str, HostObservation]  # by host id
     bundle: BundleReport | None = None  # None: no selected phase needs the bundle
+    # What the hosts must have been installed as (installer/identity.py); None: not compared.
+    identity: dict[str, Any] | None = None
+    given_secrets: set[str] = field(default_factory=set)  # secrets config.cfg gives: deliberate
 
     @property
     def installer(self) -> HostObservation | None:

@@ -69,6 +69,10 @@ class ClusterSection(Section):
         "permissive", description="SELinux mode on EL hosts.")
     adopt: StrList = Field(
         [], description="Components already on the hosts that the installer may take over instead of refusing.")
+    task_timeout: Int(60, 86400, "seconds") = Field(
+        1800, description="Seconds one task may take on a host before it fails, naming the host (a hung host).")
+    phase_timeout: Int(300, 172800, "seconds") = Field(
+        7200, description="Seconds a whole phase may take before the run stops, naming the hosts still busy.")
 
 
 class KeepalivedSection(Section):

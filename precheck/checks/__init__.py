@@ -4,6 +4,7 @@ from precheck.checks import (  # noqa: F401 - imported for their @check registra
     disk,
     existing,
     filesystem,
+    identity,
     kernel,
     network,
     os,

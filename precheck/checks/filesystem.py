@@ -48,12 +48,14 @@ def firewall(obs: HostObservation, ctx: Context):
     active = [name for name, value in (("firewalld", state.get("firewalld")), ("ufw", state.get("ufw")))
               if value in ("running", "active")]
     if not active and state.get("nft_rules"):
-        # A raw nftables ruleset is the operator's own: the installer does not edit it.
+        # A raw nftables ruleset is the operator's own (not the installer's table, not Docker's):
+        # the installer does not edit it.
         return [warn("firewall", obs.host.id, f"nftables has {state['nft_rules']} rules that the installer does not "
                      "manage", "make sure the ports of docs/precheck.md are open between the hosts, or use "
                      "firewalld/ufw")]
     if not active:
-        return [ok("firewall", obs.host.id, "no firewall is active")]
+        return [ok("firewall", obs.host.id, "the installer's nftables table filters the cluster's ports"
+                   if state.get("dcos_table") else "no firewall is active")]
     if ctx.cfg.cluster.firewall == "off":
         return [warn("firewall", obs.host.id, f"{', '.join(active)} active but [cluster] firewall = off: the "
                      "installer will not open ports, traffic between hosts may be dropped",

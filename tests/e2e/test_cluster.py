@@ -494,14 +494,51 @@ def test_a_killed_run_is_run_again_and_completes(installed):
     _record("rerun_after_kill_seconds", round(again.duration, 1))
 
 
-def test_a_check_run_and_a_portal_run_leave_records_too(installed):
-    """Two more kinds of run for the secret grep below: a dry run (--check shows diffs) of the
-    phases that write credentials, and a run through the portal's API."""
+def _changed(env) -> dict:
+    summary = _summary(env)
+    return {(p["phase"], host): c["changed"] for p in summary["phases"] for host, c in p["counts"].items()
+            if c["changed"]}
+
+
+def test_a_dry_run_of_the_converged_cluster_passes_and_changes_nothing(installed):
+    """--check over every phase: exit 0, changed=0 everywhere (the plan of a converged cluster
+    is empty), and verify runs for real in it."""
+    check = _install(installed, "--yes", "--check")
+    assert check.returncode == 0, (check.stdout + check.stderr)[-6000:]
+    assert _changed(installed) == {}
+    assert [p["phase"] for p in _summary(installed)["phases"]][-1] == "verify"
+    _record("check_run_seconds", round(check.duration, 1))
+
+
+def test_a_dry_run_lists_the_drift_and_changes_nothing(installed):
+    """A managed file changed and a unit stopped: --check names both hosts as changing, shows
+    the file's diff, and leaves the file and the unit as they were; a real run repairs both."""
+    master, agent = _node("master3"), _node("agent1")
+    zoo = "/etc/zookeeper/dcos/zoo.cfg"
+    clean = master.sh(f"sha256sum {zoo}").split()[0]
+    master.sh(f"echo '# drift made by the e2e test' >> {zoo}")
+    drifted = master.sh(f"sha256sum {zoo}").split()[0]
+    agent.sh("systemctl stop dcos-cadvisor")
+    try:
+        check = _install(installed, "--yes", "--check", "--phases", "zookeeper,consul")
+        assert check.returncode == 0, (check.stdout + check.stderr)[-6000:]
+        changed = _changed(installed)
+        assert changed.get(("zookeeper", "master3")) and changed.get(("consul", "agent1")), changed
+        log = ((installed["runs"] / "latest").resolve() / "install.log").read_text()
+        assert "-# drift made by the e2e test" in log  # the diff of a file that holds no secret
+        assert master.sh(f"sha256sum {zoo}").split()[0] == drifted
+        assert agent.sh("systemctl is-active dcos-cadvisor", check=False).strip() != "active"
+    finally:
+        repair = _install(installed, "--yes", "--phases", "zookeeper,consul")
+    assert repair.returncode == 0, (repair.stdout + repair.stderr)[-6000:]
+    assert master.sh(f"sha256sum {zoo}").split()[0] == clean
+    assert agent.sh("systemctl is-active dcos-cadvisor").strip() == "active"
+
+
+def test_a_portal_run_leaves_records_too(installed):
+    """One more kind of run for the secret grep below: a run through the portal's API."""
     from installer.api import start_run
 
-    check = _install(installed, "--yes", "--check", "--phases", "mesos,marathon,lb")
-    assert "run_end" in ((installed["runs"] / "latest").resolve() / "events.jsonl").read_text()
-    _record("check_run", {"seconds": round(check.duration, 1), "exit": check.returncode})
     run = start_run(installed["config"], phases=["verify"], runs_dir=installed["runs"])
     seen = [ev for ev in run.events(timeout=900)]
     assert run.wait() == 0, [e for e in seen if e["type"] in ("host_result", "run_end")][-5:]

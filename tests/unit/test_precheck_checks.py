@@ -203,6 +203,18 @@ def test_a_port_held_by_our_own_component_passes(cfg):
     assert status(make_ctx(cfg, {"m1": {"probe": probe}}), "ports_free", "m1")[0] == Status.PASS
 
 
+def test_every_port_of_our_haproxy_passes_on_a_rerun():
+    """A re-run meets HAProxy on every port the lb phase gave it: the frontends, the stats page,
+    the HTTP redirect and the extra frontends."""
+    from installer.components import by_name, owner_of_port
+    from installer.ports import PORT_TABLE
+
+    haproxy = by_name("haproxy")
+    for _, section, key, _, _ in PORT_TABLE["lb"]:
+        assert owner_of_port(section, key) is haproxy, key
+    assert owner_of_port("haproxy", "extra_frontends") is haproxy
+
+
 def test_a_foreign_install_fails_with_the_adoption_hint(cfg):
     probe = {"components": {"zookeeper": {"present": True, "evidence": ["unit zookeeper.service"]}}}
     got, message = status(make_ctx(cfg, {"m1": {"probe": probe}}), "existing_install", "m1")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "collections"))
 
-from ansible_collections.dcos.installer.plugins.modules.precheck_facts import fetch, unit_exists
+from ansible_collections.dcos.installer.plugins.modules.precheck_facts import fetch, nft_rules, unit_exists
 
 
 def test_a_unit_file_or_an_init_script_counts(tmp_path):
@@ -51,3 +51,34 @@ def test_a_repo_index_larger_than_the_body_limit_is_read_whole(tmp_path):
         assert len(fetch(url, None, 5)["body"]) == 65536  # without lines: the first 64 KiB
     finally:
         server.shutdown()
+
+
+RULESET = """table ip nat {
+	chain DOCKER {
+		iifname "docker0" counter packets 0 bytes 0 return
+	}
+	chain POSTROUTING {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr 172.17.0.0/16 oifname != "docker0" counter packets 0 bytes 0 masquerade
+	}
+}
+table inet dcos_installer {
+	chain input {
+		type filter hook input priority filter - 10; policy accept;
+		iif "lo" accept
+		tcp dport { 2181 } ip saddr @cluster_sources accept
+	}
+}
+table inet operator {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		tcp dport 22 accept
+		ct state established,related accept
+	}
+}
+"""
+
+
+def test_the_operators_nft_rules_are_counted_not_the_installers_nor_dockers():
+    assert nft_rules(RULESET) == {"nft_rules": 2, "dcos_table": True}
+    assert nft_rules("") == {"nft_rules": 0, "dcos_table": False}

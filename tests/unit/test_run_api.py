@@ -108,3 +108,36 @@ def test_two_runs_of_one_process_never_share_a_temporary_name(tmp_path):
     assert len({r.path for r in runs}) == 3
     assert not list(tmp_path.glob(".latest-*"))
     assert (tmp_path / "latest").resolve() == runs[-1].path
+
+
+def test_a_phase_that_times_out_names_the_hosts_still_busy(tmp_path, monkeypatch):
+    """ansible-runner stops a phase at [cluster] phase_timeout (status timeout): the failure
+    names each host whose task had started and not ended, and the run ends failed."""
+    import threading as th
+
+    calls = {}
+
+    class FakeRunner:
+        status, rc = "timeout", 254
+
+    def run_async(**kwargs):
+        calls.update(kwargs)
+        handler = kwargs["event_handler"]
+
+        def work():
+            handler({"event": "runner_on_start", "event_data": {"host": "agent2", "task": "Install Docker"}})
+            handler({"event": "runner_on_start", "event_data": {"host": "agent1", "task": "Install Docker"}})
+            handler({"event": "runner_on_ok", "event_data": {"host": "agent1", "task": "Install Docker"}})
+
+        thread = th.Thread(target=work)
+        thread.start()
+        return thread, FakeRunner()
+
+    monkeypatch.setattr(runner.ansible_runner, "run_async", run_async)
+    run = start_run(EXAMPLE, runs_dir=tmp_path, phases=["hosts"], precheck=False)
+    assert run.wait(30) == 1
+    hosts = run.results[0]
+    assert hosts.status == "timeout"
+    assert [(f["host"], f["status"]) for f in hosts.failures] == [("agent2", "timeout")]
+    assert "phase_timeout = 7200 s" in hosts.failures[0]["msg"]
+    assert calls["timeout"] == 7200 and calls["envvars"]["ANSIBLE_TASK_TIMEOUT"] == "1800"

@@ -386,9 +386,28 @@ def firewall():
         state["ufw"] = out.splitlines()[0].split(":")[-1].strip() if out else "unknown"
     if which("nft"):
         code, out, _ = run(["nft", "list", "ruleset"], timeout=10)
-        state["nft_rules"] = len([ln for ln in out.splitlines() if ln.strip().startswith(("ip ", "tcp ", "udp ",
-                                                                                           "iif", "oif", "ct "))])
+        state.update(nft_rules(out))
     return state
+
+
+def nft_rules(ruleset):
+    """Rules of the host's own nftables ruleset: not the installer's table (inet dcos_installer),
+    not Docker's chains and jumps; and whether the installer's table is loaded."""
+    count, table, chain, ours = 0, "", "", False
+    for line in ruleset.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "table" and len(words) >= 3:
+            table = words[1] + " " + words[2]
+            ours = ours or table == "inet dcos_installer"
+        elif words[0] == "chain" and len(words) >= 2:
+            chain = words[1]
+        elif (words[0] in ("ip", "ip6", "tcp", "udp", "iif", "oif", "iifname", "oifname", "ct", "meta", "counter")
+              and table != "inet dcos_installer" and not chain.upper().startswith("DOCKER")
+              and "DOCKER" not in line.upper() and "docker0" not in line and "br-" not in line):
+            count += 1
+    return {"nft_rules": count, "dcos_table": ours}
 
 
 def swap_kb():
