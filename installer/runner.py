@@ -25,6 +25,7 @@ from installer.bundle import verify_bundle
 from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, translate
+from installer.identity import given_secret_names, identity
 from installer.phases import Phase, select
 from installer.rundir import (
     RunDir,
@@ -35,7 +36,6 @@ from installer.rundir import (
     unsafe_yaml,
     write_json,
 )
-from installer.identity import given_secret_names, identity
 from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
