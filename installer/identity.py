@@ -36,7 +36,18 @@ def identity(cfg: Config, secrets: dict[str, str]) -> dict[str, Any]:
         "mysql": ({"master": str(cfg.mysql_master.ip), "slave": str(cfg.mysql_slave.ip)}
                   if cfg.mysql is not None and cfg.mysql_master and cfg.mysql_slave else None),
         "secrets": {key: secret_hash(name, key, value) for key, value in sorted(secrets.items())},
+        "data_dirs": data_dirs(cfg),
     }
+
+
+def data_dirs(cfg: Config) -> dict[str, str]:
+    """The folders that hold the cluster's data: a changed one would start an empty service
+    beside the data (an empty MySQL, a new ZooKeeper ensemble, a new Mesos log)."""
+    out = {"zookeeper": cfg.zookeeper.data_dir, "mesos_master": cfg.mesos.master_work_dir,
+           "mesos_agent": cfg.mesos.agent_work_dir, "registry": cfg.registry.data_dir}
+    if cfg.mysql is not None:
+        out["mysql"] = cfg.mysql.data_dir
+    return out
 
 
 def given_secret_names(cfg: Config) -> set[str]:
@@ -68,6 +79,11 @@ def differences(recorded: dict[str, Any], current: dict[str, Any], given: set[st
         out.append(("mysql", f"the MySQL pair was master {recorded['mysql'].get('master')}, slave "
                              f"{recorded['mysql'].get('slave')}; config.cfg now says "
                     + (f"master {now['master']}, slave {now['slave']}" if now else "no [mysql]")))
+    moved = [f"{what} was {old}, now {current['data_dirs'][what]}"
+             for what, old in sorted((recorded.get("data_dirs") or {}).items())
+             if what in current.get("data_dirs", {}) and current["data_dirs"][what] != old]
+    if moved:
+        out.append(("data_dirs", "data folders changed: " + "; ".join(moved)))
     changed = sorted(name for name, digest in (recorded.get("secrets") or {}).items()
                      if name in current["secrets"] and current["secrets"][name] != digest and name not in given)
     if changed:

@@ -40,6 +40,9 @@ from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+# installer/bin/ansible-playbook, first in the PATH of every run: the real one, bound to this
+# process (it and its workers get SIGTERM when the installer dies).
+BOUND_BIN = Path(__file__).resolve().parent / "bin"
 
 
 def _shown(path: Path) -> str:
@@ -341,9 +344,11 @@ class Run:
         return os.fdopen(fd, "a")
 
     def _envvars(self) -> dict[str, str]:
-        return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        return {"PATH": os.pathsep.join([str(BOUND_BIN), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
                 # Every task is bounded: a hung host fails its task (naming the host), never the run.
-                "ANSIBLE_TASK_TIMEOUT": str(self.cfg.cluster.task_timeout)}
+                "ANSIBLE_TASK_TIMEOUT": str(self.cfg.cluster.task_timeout),
+                # What installer/bin/ansible-playbook (bound to this process) runs.
+                "DCOS_ANSIBLE_PLAYBOOK": str(Path(sys.executable).parent / "ansible-playbook")}
 
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name

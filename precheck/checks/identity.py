@@ -13,6 +13,8 @@ _FIX = {
                "replace-master and grow-masters operations do it safely",
     "mysql": "put [mysql] master and slave back as they were: moving the pair this way would start an empty "
              "server where data is; move it by hand (docs/operations.md)",
+    "data_dirs": "put the data folders back in config.cfg: a service pointed at a new folder starts empty "
+                 "beside its data (move the data by hand first, with the service stopped, then change the key)",
     "secrets": "restore runs/secrets/<cluster>.yml from its backup (or run with the --runs-dir of the original "
                "runs folder): new secrets would lock the running cluster out (Consul, ZooKeeper, the MySQL "
                "replica); to change one on purpose, give it in config.cfg",

@@ -237,6 +237,7 @@ def test_installer_host_serves_repo_registry_and_time(installed):
     # A host pushes an image and another pulls it: through TLS with the cluster CA, logged in
     # with the registry's user by the installer (root's Docker on every host).
     image = f"{installer.ip}:5000/e2e/empty:{int(time.time())}"
+    STATE["image"] = image
     pushed = installer.sh(f"tar cf - --files-from /dev/null | docker import - {image} >/dev/null && "
                           f"docker push {image} >/dev/null && echo pushed", check=False, timeout=180)
     assert pushed.strip() == "pushed", pushed
@@ -450,6 +451,20 @@ def test_limit_to_one_master_changes_nothing_and_keeps_the_quorum(installed):
     assert '"bootstrap_expect": 3' in _node("master2").sh("cat /etc/consul.d/consul.json")
 
 
+def _playbooks_of(run_dir: Path) -> list[int]:
+    """Processes of ansible-playbook whose command line names this run folder."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ansible-playbook" in cmdline and str(run_dir).encode() in cmdline:
+                found.append(int(proc.name))
+    return found
+
+
 def test_a_killed_run_is_run_again_and_completes(installed):
     # Work for the run to do: an agent is down. Kill the installer (and its whole process
     # group) in the middle of the hosts phase, long before the mesos phase would start the
@@ -473,17 +488,15 @@ def test_a_killed_run_is_run_again_and_completes(installed):
     _wait(mid_hosts_phase, 900, interval=0.5, what="the run reaching the middle of the hosts phase")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert agent.sh("systemctl is-active dcos-mesos-agent", check=False).strip() != "active"
     killed = next(p for p in runs.iterdir() if p.is_dir() and p not in before)
     assert "run_end" not in (killed / "events.jsonl").read_text()
+    # The killed installer took its playbook with it (and the playbook's workers): nothing of
+    # that run goes on against the hosts.
+    _wait(lambda: not _playbooks_of(killed), 30, what="the killed run's ansible-playbook ending")
+    assert agent.sh("systemctl is-active dcos-mesos-agent", check=False).strip() != "active"
 
     again = _install(installed, "--yes")
-    if again.returncode == 2 and "still runs (pid" in again.stderr:
-        # The killed installer's ansible-playbook outlived it; what the message says to do.
-        pid = int(again.stderr.split("kill ")[-1].split()[0])
-        os.kill(pid, signal.SIGTERM)
-        _wait(lambda: not Path(f"/proc/{pid}").exists(), 60)
-        again = _install(installed, "--yes")
+    assert "still runs (pid" not in again.stderr
     assert f"the last run {killed.name} never ended" in again.stdout
     assert "stopped in the hosts phase" in again.stdout and "--from hosts" in again.stdout
     assert again.returncode == 0, (again.stdout + again.stderr)[-6000:]
@@ -570,6 +583,19 @@ def test_no_secret_in_any_run_record(installed):
     # The config copy says which secret was given, not what it is.
     copy = (run_dirs[0] / "config.cfg").read_text()
     assert "stats_password = (redacted)" in copy
+
+
+def test_the_data_is_still_there_after_the_re_runs(installed):
+    """Nothing in a re-run deletes, re-initialises or overwrites data: the operator's own
+    database row (on both MySQL hosts), Marathon's app (its state in ZooKeeper), the image
+    pushed to the registry."""
+    for node in (_node("agent1"), _node("agent2")):
+        assert node.sh("mysql -N -e 'SELECT COUNT(*) FROM e2e.t'").strip() not in ("", "0"), node.name
+    status, apps = _http(_vip_url(443) + "v2/apps", headers=STATE["marathon"], cafile=STATE["ca"])
+    assert status == 200 and "/e2e/sleeper" in [a["id"] for a in apps["apps"]]
+    agent = _node("agent2")
+    pulled = agent.sh(f"docker pull {STATE['image']} >/dev/null && echo pulled", check=False, timeout=180)
+    assert pulled.strip() == "pulled", pulled
 
 
 def _vip_holder() -> str | None:

@@ -90,3 +90,13 @@ def test_the_hash_is_salted_by_cluster_and_name_and_is_not_the_value():
     assert digest != secret_hash("prod", "mysql_root_password", "Some-Secret-Value-1")
     assert digest != secret_hash("demo", "other", "Some-Secret-Value-1")
     assert "Some-Secret" not in digest and len(digest) == 32
+
+
+def test_a_moved_data_folder_is_refused(tmp_path):
+    cfg = _cfg(tmp_path)
+    _, secrets = ensure_secrets(cfg, tmp_path / "runs")
+    installed = identity(cfg, secrets)
+    moved = _cfg(tmp_path, EXAMPLE.read_text().replace("data_dir = /var/lib/mysql", "data_dir = /srv/mysql"))
+    results = _check(moved, installed, secrets)
+    assert [r.status for r in results] == [Status.FAIL]
+    assert results[0].message == "data_dirs: data folders changed: mysql was /var/lib/mysql, now /srv/mysql"

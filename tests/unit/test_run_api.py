@@ -141,3 +141,46 @@ def test_a_phase_that_times_out_names_the_hosts_still_busy(tmp_path, monkeypatch
     assert [(f["host"], f["status"]) for f in hosts.failures] == [("agent2", "timeout")]
     assert "phase_timeout = 7200 s" in hosts.failures[0]["msg"]
     assert calls["timeout"] == 7200 and calls["envvars"]["ANSIBLE_TASK_TIMEOUT"] == "1800"
+
+
+def test_a_killed_installer_takes_its_playbook_and_workers_with_it(tmp_path):
+    """installer/bin/ansible-playbook (first in every run's PATH): when the process that started
+    it dies by SIGKILL, the playbook and its worker processes get SIGTERM and end."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from installer.runner import BOUND_BIN
+
+    (tmp_path / "play.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: sleep 120\n")
+    marker = f"{tmp_path}/play.yml"
+    env = dict(os.environ, PATH=f"{BOUND_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
+               + os.environ.get("PATH", ""), DCOS_ANSIBLE_PLAYBOOK=str(Path(sys.executable).parent / "ansible-playbook"))
+    installer = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time\n"
+         f"subprocess.Popen(['ansible-playbook', {marker!r}], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+         "time.sleep(120)"], env=env)
+
+    def playbooks():
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    if marker.encode() in (proc / "cmdline").read_bytes():
+                        pids.append(int(proc.name))
+                except OSError:
+                    pass
+        return pids
+
+    deadline = time.time() + 30
+    while len(playbooks()) < 3 and time.time() < deadline:  # wrapper, playbook, a worker
+        time.sleep(0.2)
+    assert len(playbooks()) >= 3, playbooks()
+    os.kill(installer.pid, signal.SIGKILL)
+    installer.wait()
+    deadline = time.time() + 20
+    while playbooks() and time.time() < deadline:
+        time.sleep(0.2)
+    assert playbooks() == []
