@@ -156,8 +156,9 @@ def test_a_killed_installer_takes_its_playbook_and_workers_with_it(tmp_path):
     (tmp_path / "play.yml").write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: sleep 120\n")
     marker = f"{tmp_path}/play.yml"
-    env = dict(os.environ, PATH=f"{BOUND_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
-               + os.environ.get("PATH", ""), DCOS_ANSIBLE_PLAYBOOK=str(Path(sys.executable).parent / "ansible-playbook"))
+    venv = Path(sys.executable).parent
+    env = dict(os.environ, PATH=os.pathsep.join([str(BOUND_BIN), str(venv), os.environ.get("PATH", "")]),
+               DCOS_ANSIBLE_PLAYBOOK=str(venv / "ansible-playbook"))
     installer = subprocess.Popen(
         [sys.executable, "-c", "import subprocess, sys, time\n"
          f"subprocess.Popen(['ansible-playbook', {marker!r}], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
