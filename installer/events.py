@@ -12,6 +12,7 @@ that serializes to one JSON line (runs/<id>/events.jsonl):
 
 Every event has `type` and `time` (seconds since the epoch)."""
 
+import re
 import time
 from typing import Any
 
@@ -51,6 +52,25 @@ def result_message(res: dict[str, Any]) -> str:
                 return result_message(item)
     text = " | ".join(parts)
     return text if len(text) <= MAX_MESSAGE else "…" + text[-MAX_MESSAGE:]
+
+
+_UNIT_PATTERNS = (
+    re.compile(r"Job for ([\w@.:-]+?)(?:\.service)? failed"),
+    re.compile(r"Unable to (?:start|restart|reload|stop) service ([\w@.:-]+?)(?:\.service)?:"),
+    re.compile(r"journalctl -u ([\w@.:-]+)"),
+    re.compile(r"([\w@.:-]+) is (?:inactive|failed|activating|deactivating)\b"),
+)
+
+
+def failed_units(msg: str) -> list[str]:
+    """Units a failure message names as failing (systemd's "Job for X failed", Ansible's
+    "Unable to start service X", a role's "see journalctl -u X"): their journal says why."""
+    found = []
+    for pattern in _UNIT_PATTERNS:
+        for unit in pattern.findall(msg or ""):
+            if unit not in found and unit != "<unit>":
+                found.append(unit)
+    return found[:3]
 
 
 def translate(raw: dict[str, Any], phase: str) -> dict[str, Any] | None:

@@ -217,6 +217,8 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
         for phase, failure in failures:
             console.print(f"  {failure['host']}  [{phase}] {failure['task']}: {failure['status']}: {failure['msg']}",
                           markup=False, highlight=False)
+            if failure.get("journal"):
+                console.print("    " + failure["journal"].replace("\n", "\n    "), markup=False, highlight=False)
     links = run.endpoints()
     if links:
         console.print("Open:")

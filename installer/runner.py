@@ -24,7 +24,7 @@ import ansible_runner
 from installer.bundle import verify_bundle
 from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
-from installer.events import counts_from_stats, event, translate
+from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
 from installer.phases import Phase, select
 from installer.rundir import (
@@ -339,6 +339,37 @@ class Run:
         self._current_phase = None
         return not stopping and not self._cancel.is_set()
 
+    def _add_journals(self, result: PhaseResult, lines: int = 20, limit: int = 4) -> None:
+        """A failure that names a unit (it did not start, it is inactive): its last journal lines
+        from that host go into the failure, scrubbed, so the operator sees why without an SSH
+        session. One ad-hoc command per host and unit, a few of them at most."""
+        asked = 0
+        for failure in result.failures:
+            units = failed_units(failure.get("msg", ""))
+            if not units or asked >= limit or failure.get("status") == "unreachable":
+                continue
+            asked += 1
+            out: list[str] = []
+
+            def keep(raw: dict[str, Any], out=out) -> bool:
+                res = (raw.get("event_data") or {}).get("res") or {}
+                if raw.get("event") in ("runner_on_ok", "runner_on_failed") and res.get("stdout"):
+                    out.append(self.scrubber.text(str(res["stdout"])))
+                return False  # nothing of it is kept in artifacts
+
+            script = "; ".join(f"echo '--- journalctl -u {u}'; journalctl -u {u} -n {lines} --no-pager -o short-iso"
+                               for u in units)
+            try:
+                ansible_runner.run(
+                    private_data_dir=str(self.run_dir.path), host_pattern=failure["host"], module="shell",
+                    module_args=script, ident=f"journal-{result.phase}-{asked}", quiet=True, event_handler=keep,
+                    envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10"}, suppress_output_file=True, timeout=60,
+                    rotate_artifacts=0)
+            except Exception as exc:
+                out.append(f"(the journal could not be read: {type(exc).__name__})")
+            if out:
+                failure["journal"] = out[0][-4000:]
+
     def _open_log(self):
         fd = os.open(self.run_dir.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return os.fdopen(fd, "a")
@@ -419,6 +450,7 @@ class Run:
         status = runner.status  # successful | failed | canceled | timeout
         if status == "successful" and (runner.rc or 0) != 0:
             status = "failed"
+        self._add_journals(result)
         if status == "timeout":
             waiting = busy or {"?": self._current_task or ""}
             for host, task in sorted(waiting.items()):

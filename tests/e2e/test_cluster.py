@@ -309,7 +309,7 @@ def test_marathon_api_through_the_vip_takes_an_app(installed):
     app = {"id": "/e2e/sleeper", "cmd": "sleep 3600", "cpus": 0.1, "mem": 32, "instances": 1}
     status, body = _http(_vip_url(443) + "v2/apps", method="POST", body=app, headers=STATE["marathon"],
                          cafile=STATE["ca"])
-    assert status in (201, 409), body  # 409: already there from an earlier attempt
+    assert status == 201, body  # a fresh cluster: the app is new
     status, apps = _http(_vip_url(443) + "v2/apps", headers=STATE["marathon"], cafile=STATE["ca"])
     assert status == 200 and "/e2e/sleeper" in [a["id"] for a in apps["apps"]]
 
@@ -422,14 +422,66 @@ def test_the_verify_phase_names_a_stopped_service(installed):
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "master3  [verify] Check that every service of this host runs" in proc.stdout
     assert "dcos-marathon is inactive" in proc.stdout
+    assert "--- journalctl -u dcos-marathon" in proc.stdout  # its last lines, in the summary
+
+
+def test_verify_names_every_broken_fact_at_once(installed):
+    """Three cluster facts broken at once: the VIP on both lb hosts (split brain), a service
+    registered at an address that is not its host's, the MySQL slave's SQL thread stopped while
+    the master takes a write. One verify run fails and names all three."""
+    holder = _vip_holder()
+    other = _node("master2" if holder == "master1" else "master1")
+    token = _secrets(installed)["consul_management_token"]
+    fake = '{"ID": "registry-e2e-fake", "Name": "registry", "Address": "172.29.40.200", "Port": 5000}'
+    api = f"curl -fsS -H 'X-Consul-Token: {token}' -X PUT http://127.0.0.1:8500/v1/agent/service"
+    master, slave = _node("agent1"), _node("agent2")
+    other.sh(f"ip addr add {CLUSTER.vip}/{CLUSTER.prefixlen} dev eth0")
+    _node("agent1").sh(f"{api}/register --data '{fake}'")
+    slave.sh("mysql -e 'STOP SLAVE SQL_THREAD'")
+    master.sh("mysql -e \"INSERT INTO e2e.t VALUES ('while the slave stands still')\"")
+    try:
+        proc = _install(installed, "--phases", "verify", "--yes")
+    finally:
+        other.sh(f"ip addr del {CLUSTER.vip}/{CLUSTER.prefixlen} dev eth0", check=False)
+        _node("agent1").sh(f"{api}/deregister/registry-e2e-fake", check=False)
+        slave.sh("mysql -e 'START SLAVE SQL_THREAD'")
+    out = proc.stdout
+    assert proc.returncode == 1, out[-3000:]
+    assert f"vip: {CLUSTER.vip} is held by 2 lb hosts" in out, out[-4000:]
+    assert "dns: registry.service.consul resolves to" in out and "172.29.40.200" in out, out[-4000:]
+    assert "mysql: replication on agent2" in out and "Slave_SQL_Running: No" in out, out[-4000:]
+    # Put right again: the same verify passes.
+    _wait(lambda: _vip_holder() is not None, 30, what="one VIP holder again")
+    again = _install(installed, "--phases", "verify", "--yes")
+    assert again.returncode == 0, again.stdout[-3000:]
+
+
+def test_a_unit_that_fails_to_start_shows_its_journal_in_the_summary(installed):
+    """A unit that does not start fails the run with its last journal lines in the summary,
+    not only systemd's "see journalctl"."""
+    agent = _node("agent2")
+    dropin = "/etc/systemd/system/dcos-cadvisor.service.d"
+    agent.sh(f"mkdir -p {dropin} && printf '[Service]\\nExecStartPre=/bin/sh -c \"echo e2e-broken-on-purpose >&2; "
+             f"exit 1\"\\n' > {dropin}/zz-e2e.conf && systemctl daemon-reload && systemctl stop dcos-cadvisor")
+    try:
+        proc = _install(installed, "--yes", "--phases", "consul", "--limit", "agent2")
+    finally:
+        agent.sh(f"rm -rf {dropin} && systemctl daemon-reload")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "--- journalctl -u dcos-cadvisor" in proc.stdout and "e2e-broken-on-purpose" in proc.stdout, \
+        proc.stdout[-4000:]
+    again = _install(installed, "--yes", "--phases", "consul", "--limit", "agent2")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert agent.sh("systemctl is-active dcos-cadvisor").strip() == "active"
 
 
 def test_second_run_changes_nothing(installed):
     proc = _install(installed, "--yes")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     summary = _summary(installed)
-    changed = {(p["phase"], host): c["changed"] for p in summary["phases"] for host, c in p["counts"].items()
-               if c["changed"]}
+    assert len(summary["phases"]) == 10 and all(len(p["counts"]) >= 1 for p in summary["phases"])
+    assert set(summary["phases"][2]["counts"]) == {n.name for n in CLUSTER.nodes}  # hosts: every host counted
+    changed = _changed(installed)
     assert not changed, changed
     first = installed["first"].duration
     _record("second_run", {"seconds": round(proc.duration, 1), "ratio_to_first": round(proc.duration / first, 3),
@@ -509,6 +561,8 @@ def test_a_killed_run_is_run_again_and_completes(installed):
 
 def _changed(env) -> dict:
     summary = _summary(env)
+    # The counts must be there before "nothing changed" means anything.
+    assert summary["phases"] and all(p["counts"] for p in summary["phases"]), summary["phases"]
     return {(p["phase"], host): c["changed"] for p in summary["phases"] for host, c in p["counts"].items()
             if c["changed"]}
 
@@ -643,14 +697,20 @@ def test_failover_on_the_finished_cluster(installed):
     mesos_leader = _mesos_leader()
     marathon_leader = _marathon_leader()
     marathon_node = next(m for m in CLUSTER.group("master") if marathon_leader in (m.name, m.ip))
-    start = time.time()
+    mesos_down = time.time()
     _node(mesos_leader).sh("systemctl kill -s KILL dcos-mesos-master")
+    marathon_down = time.time()
     marathon_node.sh("systemctl stop dcos-marathon")
     try:
-        _wait(lambda: _mesos_leader() not in (None, mesos_leader), 60, what="a new Mesos leader")
-        times["mesos_new_leader"] = time.time() - start
-        _wait(lambda: _marathon_leader() not in (None, marathon_leader), 60, what="a new Marathon leader")
-        times["marathon_new_leader"] = time.time() - start
+        # Both watched in one loop, each measured from the moment its own leader went down.
+        deadline = time.time() + 60
+        while time.time() < deadline and not {"mesos_new_leader", "marathon_new_leader"} <= set(times):
+            if "mesos_new_leader" not in times and _mesos_leader() not in (None, mesos_leader):
+                times["mesos_new_leader"] = time.time() - mesos_down
+            if "marathon_new_leader" not in times and _marathon_leader() not in (None, marathon_leader):
+                times["marathon_new_leader"] = time.time() - marathon_down
+            time.sleep(0.25)
+        assert {"mesos_new_leader", "marathon_new_leader"} <= set(times), f"no new leaders within 60 s: {times}"
     finally:
         _node(mesos_leader).sh("systemctl start dcos-mesos-master")
         marathon_node.sh("systemctl start dcos-marathon")

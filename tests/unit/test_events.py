@@ -40,3 +40,14 @@ def test_counts_from_stats():
     counts = counts_from_stats(stats)
     assert counts["m1"] == {"ok": 5, "changed": 2, "failed": 0, "unreachable": 0, "skipped": 0}
     assert counts["m2"]["failed"] == 1
+
+
+def test_the_units_a_failure_names_are_found_for_their_journal():
+    from installer.events import failed_units
+
+    assert failed_units("Unable to start service dcos-cadvisor: Job for dcos-cadvisor.service failed because the "
+                        "control process exited with error code.") == ["dcos-cadvisor"]
+    assert failed_units("not running: dcos-marathon is inactive, consul is failed (journalctl -u <unit> on m3)") == [
+        "dcos-marathon", "consul"]
+    assert failed_units("see `journalctl -u docker` on agent1") == ["docker"]
+    assert failed_units("HTTP 403") == []
