@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 import ansible_runner
 
+from installer import hostlock
 from installer.bundle import verify_bundle
 from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
@@ -136,6 +138,8 @@ class Run:
         self.precheck_results: list | None = None
         self.scrubber = Scrubber(())  # every secret of the cluster, once they are known
         self.identity: dict[str, Any] | None = None  # what the hosts record (installer/identity.py)
+        self._host_owner: hostlock.Owner | None = None
+        self._host_locked = False  # this run holds the installer host's lock
         self.unfinished: dict[str, str | None] | None = None  # the previous run, when it never ended
 
     # ---- starting -------------------------------------------------------------------------
@@ -179,6 +183,12 @@ class Run:
             self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
             self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file,
                                           {**self.options.extravars, "dcos_identity": self.identity})
+            self._host_owner = hostlock.owner(runs_dir / "state" / self.cfg.cluster.name, self.run_dir.run_id)
+            held = self._installer_host_lock(hostlock.take_script(self._host_owner))
+            if held.startswith("HELD"):
+                shutil.rmtree(self.run_dir.path, ignore_errors=True)  # refused: no run took place
+                raise RunBusy(hostlock.refusal(held.removeprefix("HELD").strip(), self.cfg.installer.id))
+            self._host_locked = held in ("TAKEN", "RETAKEN")
         except BaseException:
             os.close(fd)  # the lock goes with it: a failed start never blocks the next one
             raise
@@ -256,6 +266,8 @@ class Run:
                              duration=round(time.time() - self._started, 1), failed_phase=self._current_phase,
                              run_dir=str(self.run_dir.path)))
         finally:
+            if self._host_locked:
+                self._installer_host_lock(hostlock.release_script(self._host_owner))
             self._current_phase = self._current_task = None
             self._queue.put(None)
             if self._lock_fd is not None:
@@ -363,12 +375,37 @@ class Run:
                 ansible_runner.run(
                     private_data_dir=str(self.run_dir.path), host_pattern=failure["host"], module="shell",
                     module_args=script, ident=f"journal-{result.phase}-{asked}", quiet=True, event_handler=keep,
+                    cancel_callback=lambda: False,
                     envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10"}, suppress_output_file=True, timeout=60,
                     rotate_artifacts=0)
             except Exception as exc:
                 out.append(f"(the journal could not be read: {type(exc).__name__})")
             if out:
                 failure["journal"] = out[0][-4000:]
+
+    def _installer_host_lock(self, script: str) -> str:
+        """Run one lock script on the installer host; its answer (TAKEN, RETAKEN, HELD ...,
+        RELEASED, KEPT), or "" when the host could not be asked (the precheck then says why)."""
+        answer: list[str] = []
+
+        def keep(raw: dict[str, Any]) -> bool:
+            res = (raw.get("event_data") or {}).get("res") or {}
+            if raw.get("event") == "runner_on_ok" and res.get("stdout"):
+                answer.append(str(res["stdout"]).strip().splitlines()[-1])
+            return False  # nothing of it is kept in artifacts
+
+        try:
+            ansible_runner.run(
+                private_data_dir=str(self.run_dir.path), host_pattern=self.cfg.installer.id, module="shell",
+                module_args=script, ident="host-lock", quiet=True, event_handler=keep, suppress_output_file=True,
+                # A cancel callback of our own: else ansible-runner takes over SIGINT and SIGTERM of
+                # the main thread for good, and Ctrl-C would no longer stop a run.
+                cancel_callback=lambda: False,
+                envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10", "ANSIBLE_SSH_RETRIES": "0"}, timeout=60,
+                rotate_artifacts=0)
+        except Exception:
+            return ""
+        return answer[0] if answer else ""
 
     def _open_log(self):
         fd = os.open(self.run_dir.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

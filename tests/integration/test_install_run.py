@@ -162,3 +162,24 @@ def test_ctrl_c_stops_the_run_and_says_how_to_resume(cluster):
     assert "Resume after fixing the cause" in out and "--from hosts" in out
     run_dir = next(p for p in set(cluster["runs"].iterdir()) - before if p.is_dir())
     assert _events(run_dir)[-1]["status"] == "canceled"
+
+
+def test_another_controller_is_kept_out_by_the_installer_hosts_lock(cluster):
+    """Two controllers never run against one cluster: a run of another controller holds the lock
+    on the installer host, so this one exits 2 naming it, leaves no run behind, and runs once it
+    is gone. A finished run leaves no lock."""
+    installer = cluster["nodes"]["it-installer"]
+    assert installer.sh("test -e /var/lib/dcos-installer/run.lock && echo held || echo free").strip() == "free"
+    installer.sh("mkdir -p /var/lib/dcos-installer/run.lock && "
+                 "echo 'other-controller 20260101-000000-itrun laptop-b 4242' > /var/lib/dcos-installer/run.lock/owner")
+    before = {p for p in cluster["runs"].iterdir() if p.is_dir()}
+    try:
+        proc = _install(cluster, "--phases", "hosts", "--yes")
+    finally:
+        installer.sh("rm -rf /var/lib/dcos-installer/run.lock")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "run 20260101-000000-itrun from laptop-b (pid 4242)" in proc.stderr
+    assert {p for p in cluster["runs"].iterdir() if p.is_dir()} == before
+    again = _install(cluster, "--phases", "hosts", "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert installer.sh("test -e /var/lib/dcos-installer/run.lock && echo held || echo free").strip() == "free"

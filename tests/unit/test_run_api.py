@@ -31,6 +31,13 @@ def _lock_is_free(runs: Path, cluster: str = "demo") -> bool:
         os.close(fd)
 
 
+@pytest.fixture(autouse=True)
+def no_installer_host(monkeypatch):
+    """The example's installer host does not exist here: its lock is not asked for (tested on
+    its own below and in the integration tests)."""
+    monkeypatch.setattr(runner.Run, "_installer_host_lock", lambda self, script: "")
+
+
 @pytest.fixture
 def quiet_run(monkeypatch):
     """Runs end at once, successfully, without Ansible."""
@@ -185,3 +192,58 @@ def test_a_killed_installer_takes_its_playbook_and_workers_with_it(tmp_path):
     while playbooks() and time.time() < deadline:
         time.sleep(0.2)
     assert playbooks() == []
+
+
+def _lock_script(script: str, lock_dir: Path) -> str:
+    import subprocess
+
+    from installer.hostlock import LOCK_DIR
+
+    return subprocess.run(["sh", "-c", script.replace(LOCK_DIR, str(lock_dir))], capture_output=True, text=True,
+                          check=False).stdout.strip().splitlines()[-1]
+
+
+def test_the_installer_host_lock_keeps_out_another_controller(tmp_path):
+    from installer.hostlock import Owner, refusal, release_script, take_script
+
+    lock = tmp_path / "var" / "run.lock"
+    mine = Owner("ctrl-a", "20260101-000000-demo", "laptop-a", 100)
+    again = Owner("ctrl-a", "20260101-000500-demo", "laptop-a", 200)  # the same controller, later
+    other = Owner("ctrl-b", "20260101-000600-demo", "laptop-b", 300)
+    assert _lock_script(take_script(mine), lock) == "TAKEN"
+    held = _lock_script(take_script(other), lock)
+    assert held.startswith("HELD ctrl-a 20260101-000000-demo laptop-a 100 ")
+    message = refusal(held.removeprefix("HELD").strip(), "installer")
+    assert "run 20260101-000000-demo from laptop-a (pid 100)" in message and "rm -rf" in message
+    # Its own killed run's lock: taken over (the controller's own lock proves that run is gone).
+    assert _lock_script(take_script(again), lock) == "RETAKEN"
+    assert _lock_script(release_script(mine), lock) == "KEPT"  # not that run's any more
+    assert _lock_script(release_script(again), lock) == "RELEASED"
+    assert not lock.exists()
+    assert _lock_script(take_script(other), lock) == "TAKEN"
+
+
+def test_the_installers_own_ad_hoc_commands_leave_ctrl_c_alone(monkeypatch, tmp_path):
+    """ansible-runner takes over SIGINT and SIGTERM of the main thread for good when it is given
+    no cancel callback: every ad-hoc call of the runner gives one, so Ctrl-C still stops a run."""
+    import signal
+    import threading
+    import types
+
+    seen = []
+
+    def run(**kwargs):
+        seen.append(kwargs)
+        from ansible_runner.utils import signal_handler
+
+        if kwargs.get("cancel_callback") is None:  # what ansible-runner's own init does
+            signal_handler()
+
+    monkeypatch.undo()  # the real _installer_host_lock, not the autouse stub
+    monkeypatch.setattr(runner.ansible_runner, "run", run)
+    before = signal.getsignal(signal.SIGINT)
+    fake = types.SimpleNamespace(run_dir=types.SimpleNamespace(path=tmp_path), cfg=types.SimpleNamespace(
+        installer=types.SimpleNamespace(id="installer")), _envvars=lambda: {}, _cancel=threading.Event())
+    runner.Run._installer_host_lock(fake, "true")
+    assert seen and all(callable(k.get("cancel_callback")) for k in seen)
+    assert signal.getsignal(signal.SIGINT) is before
