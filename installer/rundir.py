@@ -260,6 +260,16 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     return run
 
 
+def point_latest(runs_dir: Path) -> None:
+    """runs/latest at the newest run folder left (after one was taken back), or gone."""
+    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.is_symlink()
+                  and re.fullmatch(r"\d{8}-\d{6}-.+", p.name))
+    latest = runs_dir / "latest"
+    latest.unlink(missing_ok=True)
+    if runs:
+        latest.symlink_to(runs[-1].name)
+
+
 def unfinished_run(runs_dir: Path, cluster: str) -> dict[str, str | None] | None:
     """The cluster's newest run, when it never ended (its installer was killed, or the machine
     went down): its id and the phase it was in. A run that failed or was interrupted ends with

@@ -32,6 +32,7 @@ from installer.phases import Phase, select
 from installer.rundir import (
     RunDir,
     create_run_dir,
+    point_latest,
     private_dir,
     purge_partial_events,
     unfinished_run,
@@ -187,6 +188,7 @@ class Run:
             held = self._installer_host_lock(hostlock.take_script(self._host_owner))
             if held.startswith("HELD"):
                 shutil.rmtree(self.run_dir.path, ignore_errors=True)  # refused: no run took place
+                point_latest(runs_dir)
                 raise RunBusy(hostlock.refusal(held.removeprefix("HELD").strip(), self.cfg.installer.id))
             self._host_locked = held in ("TAKEN", "RETAKEN")
         except BaseException:

@@ -12,14 +12,16 @@ import os
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from installer.demo import IMAGE, DemoCluster, DemoError, Node, docker, prepare
+from tests.e2e.helpers import auth as _auth
+from tests.e2e.helpers import http as _http
+from tests.e2e.helpers import install
+from tests.e2e.helpers import wait as _wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -38,11 +40,7 @@ def _record(key: str, value) -> None:
 
 
 def _install(env: dict, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
-    start = time.time()
-    proc = subprocess.run([str(TOP / "install.sh"), str(env["config"]), "--runs-dir", str(env["runs"]), *args],
-                          capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
-    proc.duration = time.time() - start  # type: ignore[attr-defined]
-    return proc
+    return install(env["config"], env["runs"], *args, timeout=timeout)
 
 
 def _summary(env: dict) -> dict:
@@ -51,80 +49,12 @@ def _summary(env: dict) -> dict:
 
 # One HTTP request made by a node's own python3 (what a cluster host, or a LAN machine, sees):
 # the firewall keeps the cluster's internal ports away from this test machine.
-_HTTP_IN_NODE = r"""
-import json, ssl, sys, urllib.error, urllib.request
-r = json.loads(sys.stdin.read())
-req = urllib.request.Request(r["url"], data=r["body"].encode() if r["body"] is not None else None,
-                             method=r["method"], headers=r["headers"])
-class Keep(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-ctx = ssl.create_default_context(cafile=r["cafile"]) if r["cafile"] else None
-opener = urllib.request.build_opener(Keep, urllib.request.HTTPSHandler(context=ctx))
-try:
-    with opener.open(req, timeout=r["timeout"]) as resp:
-        status, raw, hdrs = resp.status, resp.read(), dict(resp.headers)
-except urllib.error.HTTPError as exc:
-    status, raw, hdrs = exc.code, exc.read(), dict(exc.headers)
-except OSError as exc:
-    status, raw, hdrs = -1, str(exc).encode(), {}
-print(json.dumps({"status": status, "body": raw.decode(errors="replace"), "headers": hdrs}))
-"""
-
-
-def _http(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None,
-          timeout: float = 5, cafile: str | None = None, via=None, full: bool = False):
-    """(status, JSON or text[, headers]) of a request from this machine, or from the node `via`
-    (status -1: no connection, such as a port the firewall drops)."""
-    import ssl
-
-    headers = {"Content-Type": "application/json", **(headers or {})}
-    data = json.dumps(body) if body is not None else None
-    if via is not None:
-        out = json.loads(via.python(_HTTP_IN_NODE, stdin=json.dumps(
-            {"url": url, "method": method, "body": data, "headers": headers, "timeout": timeout, "cafile": cafile}),
-            timeout=int(timeout) + 30))
-        status, raw, got = out["status"], out["body"].encode(), out["headers"]
-    else:
-        req = urllib.request.Request(url, data=data.encode() if data else None, method=method, headers=headers)
-        context = ssl.create_default_context(cafile=cafile) if cafile else None
-        try:
-            with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
-                raw, status, got = resp.read(), resp.status, dict(resp.headers)
-        except urllib.error.HTTPError as exc:
-            raw, status, got = exc.read(), exc.code, dict(exc.headers)
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw.decode(errors="replace")
-    got = {name.lower(): value for name, value in got.items()}  # HAProxy sends them lower-case
-    return (status, parsed, got) if full else (status, parsed)
-
-
 # What the tests know once the cluster is installed: the cluster CA and Marathon's login.
 STATE: dict = {}
 
 
 def _vip_url(port: int) -> str:
     return f"https://{CLUSTER.vip}/" if port == 443 else f"https://{CLUSTER.vip}:{port}/"
-
-
-def _auth(user: str, password: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def _wait(check, timeout: float, interval: float = 0.25, what: str = "") -> float:
-    """Seconds until check() is true; fails after timeout."""
-    start = time.time()
-    last = None
-    while time.time() - start < timeout:
-        try:
-            if check():
-                return time.time() - start
-        except (OSError, ValueError, KeyError, subprocess.SubprocessError, RuntimeError) as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"{what or check} not true within {timeout}s (last error: {last})")
 
 
 @pytest.fixture(scope="module")

@@ -199,3 +199,35 @@ def test_the_config_reference_is_current_and_the_example_shows_every_default():
             default = _default(field)
             assert shown == ("" if default == "(empty)" else default), \
                 f"[{name}] {key}: example {shown!r}, default {default!r}"
+
+
+def test_every_config_key_reaches_something():
+    """A key that validates but that nothing reads is a lie to the operator ([zookeeper] version
+    once was one): each is read by the playbooks (dcos.<section>.<key>), by the installer's
+    Python, or is a secret (installer/secrets.py)."""
+    import re
+
+    from installer.config.schema import SECTIONS
+    from installer.secrets import SECRET_KEYS
+
+    top = Path(__file__).resolve().parents[2]
+    playbooks = "".join(p.read_text() for p in (top / "playbooks").rglob("*.yml"))
+    python = "".join(p.read_text() for d in ("installer", "precheck") for p in (top / d).rglob("*.py")
+                     if p.name != "schema.py")
+    from collections import Counter
+
+    shared = {k for k, n in Counter(k for m in SECTIONS.values() for k in m.model_fields).items() if n > 1}
+    unused = []
+    for section, model in SECTIONS.items():
+        for key in model.model_fields:
+            if (section, key) in SECRET_KEYS:
+                continue
+            used = (f"dcos.{section}.{key}" in playbooks
+                    or re.search(rf"\b{section}\.{key}\b", python)  # cfg.<section>.<key>
+                    or f'"{section}", "{key}"' in python)  # the port table
+            if not used and key not in shared:  # a name only one section has: found by name alone
+                used = re.search(rf"\.{key}\b", python) or f'"{key}"' in python
+
+            if not used:
+                unused.append(f"[{section}] {key}")
+    assert unused == []

@@ -172,3 +172,16 @@ def test_the_run_folder_is_private_and_its_config_copy_holds_no_secret(tmp_path)
             continue
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+def test_latest_points_at_the_newest_run_left(tmp_path):
+    from installer.rundir import point_latest
+
+    for name in ("20260101-000000-demo", "20260102-000000-demo"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "secrets").mkdir()
+    point_latest(tmp_path)
+    assert (tmp_path / "latest").resolve() == tmp_path / "20260102-000000-demo"
+    (tmp_path / "20260102-000000-demo").rmdir()
+    point_latest(tmp_path)
+    assert (tmp_path / "latest").resolve() == tmp_path / "20260101-000000-demo"

@@ -1,0 +1,287 @@
+"""The paths a default config never takes, installed and verified once: a second cluster whose
+config.cfg sets many keys away from their defaults (every boolean flipped where the
+combination is valid). One master (ZooKeeper standalone, quorum 1), two lb hosts of which one
+is an agent, multicast VRRP on a named interface, the operator's own certificates (registry
+with its chain, the VIP, Consul RPC TLS), Consul without ACLs on other ports and another
+domain, other ports and data folders everywhere, version pins, no firewall, no cAdvisor, the
+hosts' own package repos kept, an unreachable NTP upstream, precheck thresholds and a waiver.
+
+The install's own verify phase is the first judge; then a second run changes nothing, and a
+few facts an operator would look at on such a cluster are checked by hand."""
+
+import datetime as dt
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+
+from installer.demo import Node, build_bundle, remove_nodes, ssh_keypair, start_nodes
+from tests.e2e.helpers import TOP, auth, http, install
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-alt")]
+
+SUBNET = "172.29.41.0/24"
+NETWORK = "dcos-alt-net"
+LABEL = "dcos-testbed=1"
+NODES = [Node("dcos-alt-installer", "installer", "172.29.41.10"), Node("dcos-alt-master1", "master1", "172.29.41.11"),
+         Node("dcos-alt-agent1", "agent1", "172.29.41.21"), Node("dcos-alt-agent2", "agent2", "172.29.41.22")]
+VIP = "172.29.41.250"
+BUNDLE = TOP / ".cache" / "test-bundles" / "e2e"
+RESULTS = TOP / ".cache" / "test-logs" / "e2e-alt-config.json"
+
+
+def _pki(folder: Path) -> None:
+    """An operator's CA and the certificates it issued: the registry's (with its chain), the
+    VIP's, and the Consul agents' (server.alt1.altconsul, verified by the servers)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def key():
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def write_key(k, name):
+        (folder / name).write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))
+        (folder / name).chmod(0o600)
+
+    ca_key = key()
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alt operator CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=3650))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+    (folder / "ca.crt").write_bytes(ca_pem)
+    for name, names, usages in (
+            ("registry", [ipaddress.ip_address("172.29.41.10")], [ExtendedKeyUsageOID.SERVER_AUTH]),
+            ("vip", [ipaddress.ip_address(VIP)], [ExtendedKeyUsageOID.SERVER_AUTH]),
+            ("consul", ["server.alt1.altconsul", "localhost"],
+             [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])):
+        k = key()
+        sans = [x509.IPAddress(n) if not isinstance(n, str) else x509.DNSName(n) for n in names]
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(names[0]))]))
+                .issuer_name(ca_name).public_key(k.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
+                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+                .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        # The registry's file carries its chain: every host trusts the CA from it.
+        (folder / f"{name}.crt").write_bytes(pem + (ca_pem if name == "registry" else b""))
+        write_key(k, f"{name}.key")
+
+
+def _zookeeper_version() -> str:
+    manifest = json.loads((BUNDLE / "manifest.json").read_text())
+    entries = manifest.get("packages") or manifest.get("files") or []
+    for entry in entries:
+        name = entry.get("name", "") if isinstance(entry, dict) else ""
+        if name == "zookeeper" or name.startswith("zookeeper_"):
+            version = entry.get("version", "")
+            if version:
+                return version.split("-")[0]
+    return ""
+
+
+CONFIG = """[cluster]
+name = alt
+domain = alt.test
+ssh_user = dcos
+ssh_key_file = {key}
+python_interpreter = /usr/bin/python3
+firewall = off
+task_timeout = 900
+phase_timeout = 3600
+
+[installer]
+installer = 172.29.41.10
+
+[masters]
+master1 = 172.29.41.11
+
+[agents]
+agent1 = 172.29.41.21
+agent2 = 172.29.41.22
+
+[lb]
+master1
+agent1
+
+[keepalived]
+vip = {vip}/24
+interface = eth0
+router_id = 77
+unicast = false
+auth_pass = AltVrrpPass1
+
+[registry]
+port = 5443
+tls_cert = certs/registry.crt
+tls_key = certs/registry.key
+username = ops
+password = Alt-Registry-Pass-1
+data_dir = /srv/registry
+
+[repo]
+port = 8181
+bundle = {bundle}
+keep_host_repos = true
+
+[ntp]
+upstream = ntp.unreachable.alt.test
+clock_control = false
+
+[zookeeper]
+client_port = 2281
+peer_port = 2889
+election_port = 3889
+data_dir = /srv/zookeeper
+heap_mb = 256
+version = {zk_version}
+username = zkalt
+password = Alt-Zk-Password-1
+
+[mesos]
+master_port = 5055
+agent_port = 5056
+master_work_dir = /srv/mesos/master
+agent_work_dir = /srv/mesos/agent
+containerizers = mesos
+attributes = rack:r1;zone:b
+resources = cpus:2;mem:2048
+executor_registration_timeout = 10mins
+username = opsmesos
+password = Alt-Mesos-Pass-1
+
+[marathon]
+port = 8088
+heap_mb = 256
+username = ops
+password = Alt-Marathon-Pass-1
+
+[consul]
+datacenter = alt1
+domain = altconsul
+server_port = 8310
+serf_lan_port = 8311
+http_port = 8510
+dns_port = 8610
+acl = false
+tls = true
+tls_ca_file = certs/ca.crt
+tls_cert_file = certs/consul.crt
+tls_key_file = certs/consul.key
+
+[haproxy]
+marathon_port = 8443
+mesos_port = 8052
+consul_port = 8552
+http_port = 0
+stats_port = 9091
+stats_user = opsstats
+stats_password = Alt-Stats-Pass-1
+stats_admin = true
+tls_cert = certs/vip.crt
+tls_key = certs/vip.key
+extra_frontends = marathon2:8091:marathon:tcp
+
+[mysql]
+master = agent1
+slave = agent2
+port = 3307
+data_dir = /srv/mysql
+root_password = Alt-Mysql-Root-1
+replication_password = Alt-Mysql-Repl-1
+
+[cadvisor]
+enabled = false
+
+[precheck]
+min_free_gb = 1
+min_free_inodes = 1000
+max_clock_offset_ms = 5000
+master_min_cpus = 1
+master_min_memory_gb = 1
+agent_min_memory_gb = 1
+waive = cpu@master1
+"""
+
+
+@pytest.fixture(scope="module")
+def alt(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("alt")
+    build_bundle(BUNDLE, folder / "standins")
+    key = ssh_keypair(folder)
+    (folder / "certs").mkdir()
+    _pki(folder / "certs")
+    start_nodes(NODES, NETWORK, SUBNET, key, LABEL, internal=False)  # the hosts' own repos stay reachable
+    config = folder / "config.cfg"
+    config.write_text(CONFIG.format(key=key, vip=VIP, bundle=BUNDLE, zk_version=_zookeeper_version()))
+    env = {"config": config, "runs": folder / "runs", "folder": folder}
+    env["first"] = install(config, env["runs"], "--yes")
+    (TOP / ".cache" / "test-logs" / "e2e-alt-first-install.log").write_text(env["first"].stdout + env["first"].stderr)
+    yield env
+    remove_nodes([n.container for n in NODES], NETWORK)
+
+
+def _node(name: str) -> Node:
+    return next(n for n in NODES if n.name == name)
+
+
+def test_a_cluster_of_non_default_keys_installs_and_verifies(alt):
+    proc = alt["first"]
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
+    summary = json.loads(((alt["runs"] / "latest").resolve() / "summary.json").read_text())
+    assert [p["phase"] for p in summary["phases"]][-1] == "verify"
+    assert f"https://{VIP}:8443/" in proc.stdout  # the summary's URLs follow the ports
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"first_install_seconds": round(proc.duration, 1)}) + "\n")
+
+
+def test_the_non_default_paths_did_what_their_keys_say(alt):
+    if alt["first"].returncode != 0:
+        pytest.fail("the install failed")
+    master, agent1, agent2 = _node("master1"), _node("agent1"), _node("agent2")
+    ca = str(alt["folder"] / "certs" / "ca.crt")
+    # The VIP on its own port with the operator's certificate; Marathon's own user.
+    status, info = http(f"https://{VIP}:8443/v2/info", cafile=ca, headers=auth("ops", "Alt-Marathon-Pass-1"))
+    assert status == 200 and info["name"] == "marathon", info
+    # Consul on its own ports, domain and datacenter, with TLS on RPC and without ACLs.
+    assert master.ip in agent2.sh("getent ahostsv4 marathon.service.altconsul")
+    conf = json.loads(master.sh("cat /etc/consul.d/consul.json"))
+    assert conf["datacenter"] == "alt1" and conf["ports"]["server"] == 8310 and conf["verify_incoming_rpc"] is True
+    assert "acl" not in conf
+    # ZooKeeper standalone on its own port and folder, pinned to the bundle's version.
+    assert "Mode: standalone" in master.sh(
+        f"bash -c 'exec 3<>/dev/tcp/{master.ip}/2281 && printf srvr >&3 && timeout 5 cat <&3'")
+    assert master.sh("test -f /srv/zookeeper/version-2/currentEpoch -o -d /srv/zookeeper/version-2 && echo yes").strip()
+    # No firewall of the installer's; no cAdvisor; multicast VRRP on eth0.
+    assert agent1.sh("systemctl is-enabled dcos-firewall 2>/dev/null || echo none").strip() in ("none", "not-found")
+    assert agent1.sh("systemctl is-active dcos-cadvisor 2>/dev/null || echo inactive").strip() != "active"
+    keepalived = agent1.sh("cat /etc/keepalived/keepalived.conf")
+    assert "unicast_peer" not in keepalived and "interface eth0" in keepalived
+    # The stats page may change servers (stats_admin = true).
+    assert "stats admin if TRUE" in agent1.sh("cat /etc/haproxy/haproxy.cfg")
+    # MySQL on its own port and folder, replicating.
+    assert agent2.sh("mysql -N -e 'SELECT @@port, @@datadir'").split() == ["3307", "/srv/mysql/"]
+    # The registry with the operator's certificate and user, from another host.
+    status, _ = http("https://172.29.41.10:5443/v2/", via=agent2, headers=auth("ops", "Alt-Registry-Pass-1"))
+    assert status == 200
+
+
+def test_a_second_run_of_the_non_default_cluster_changes_nothing(alt):
+    if alt["first"].returncode != 0:
+        pytest.fail("the install failed")
+    proc = install(alt["config"], alt["runs"], "--yes")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    summary = json.loads(((alt["runs"] / "latest").resolve() / "summary.json").read_text())
+    changed = {(p["phase"], h): c["changed"] for p in summary["phases"] for h, c in p["counts"].items() if c["changed"]}
+    assert changed == {}, changed
