@@ -24,7 +24,8 @@ _RUNNER_RESULTS = {
     "runner_on_skipped": "skipped",
     "runner_retry": "retry",
 }
-MAX_MESSAGE = 800
+MAX_MESSAGE = 800  # of a program's output: its end says why it failed
+MAX_VERDICT = 3000  # of a message the playbook wrote
 
 
 def event(kind: str, **data: Any) -> dict[str, Any]:
@@ -50,6 +51,11 @@ def result_message(res: dict[str, Any]) -> str:
         for item in res["results"]:
             if isinstance(item, dict) and item.get("failed"):
                 return result_message(item)
+    if len(parts) == 1 and msg:
+        # A message the playbook wrote (an assert's verdict naming every problem): its start
+        # matters most, and it may be long.
+        text = parts[0]
+        return text if len(text) <= MAX_VERDICT else text[:MAX_VERDICT] + "…"
     text = " | ".join(parts)
     return text if len(text) <= MAX_MESSAGE else "…" + text[-MAX_MESSAGE:]
 

@@ -215,17 +215,19 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
     if failures:
         console.print("Failed:", style="bold red")
         for phase, failure in failures:
+            # One line each, never wrapped: an operator greps for them.
             console.print(f"  {failure['host']}  [{phase}] {failure['task']}: {failure['status']}: {failure['msg']}",
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
             if failure.get("journal"):
-                console.print("    " + failure["journal"].replace("\n", "\n    "), markup=False, highlight=False)
+                console.print("    " + failure["journal"].replace("\n", "\n    "), markup=False, highlight=False,
+                              soft_wrap=True)
     links = run.endpoints()
     if links:
         console.print("Open:")
         width = max(len(link.name) for link in links)
         for link in links:
             console.print(f"  {link.name:<{width}}  {link.url}" + (f"  ({link.note})" if link.note else ""),
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
     console.print(f"Full log: {run.run_dir.log_file}", markup=False, highlight=False)
     console.print(f"Events:   {run.run_dir.events_file}", markup=False, highlight=False)
     if run.state == "precheck_failed":

@@ -356,9 +356,10 @@ def test_the_verify_phase_names_a_stopped_service(installed):
 
 
 def test_verify_names_every_broken_fact_at_once(installed):
-    """Three cluster facts broken at once: the VIP on both lb hosts (split brain), a service
-    registered at an address that is not its host's, the MySQL slave's SQL thread stopped while
-    the master takes a write. One verify run fails and names all three."""
+    """Cluster facts broken at once: the VIP on both lb hosts (split brain), a service registered
+    at an address that is not its host's, the MySQL slave's SQL thread stopped while the master
+    takes a write, a ZooKeeper member down, the firewall's table gone from a host. One verify
+    run fails and names every one of them."""
     holder = _vip_holder()
     other = _node("master2" if holder == "master1" else "master1")
     token = _secrets(installed)["consul_management_token"]
@@ -369,19 +370,26 @@ def test_verify_names_every_broken_fact_at_once(installed):
     _node("agent1").sh(f"{api}/register --data '{fake}'")
     slave.sh("mysql -e 'STOP SLAVE SQL_THREAD'")
     master.sh("mysql -e \"INSERT INTO e2e.t VALUES ('while the slave stands still')\"")
+    _node("master3").sh("systemctl stop zookeeper")
+    _node("master2").sh("nft delete table inet dcos_installer")
     try:
         proc = _install(installed, "--phases", "verify", "--yes")
     finally:
         other.sh(f"ip addr del {CLUSTER.vip}/{CLUSTER.prefixlen} dev eth0", check=False)
         _node("agent1").sh(f"{api}/deregister/registry-e2e-fake", check=False)
         slave.sh("mysql -e 'START SLAVE SQL_THREAD'")
+        _node("master3").sh("systemctl start zookeeper")
+        _node("master2").sh("systemctl restart dcos-firewall")
     out = proc.stdout
     assert proc.returncode == 1, out[-3000:]
     assert f"vip: {CLUSTER.vip} is held by 2 lb hosts" in out, out[-4000:]
     assert "dns: registry.service.consul resolves to" in out and "172.29.40.200" in out, out[-4000:]
     assert "mysql: replication on agent2" in out and "Slave_SQL_Running: No" in out, out[-4000:]
+    assert "'master3': 'down'" in out and "zookeeper is inactive" in out, out[-4000:]
+    assert "master2: the installer's firewall table is not loaded" in out, out[-4000:]
     # Put right again: the same verify passes.
     _wait(lambda: _vip_holder() is not None, 30, what="one VIP holder again")
+    _wait(lambda: _zk_mode(_node("master3")) == "follower", 60, what="the ZooKeeper member back")
     again = _install(installed, "--phases", "verify", "--yes")
     assert again.returncode == 0, again.stdout[-3000:]
 
@@ -416,6 +424,32 @@ def test_second_run_changes_nothing(installed):
     first = installed["first"].duration
     _record("second_run", {"seconds": round(proc.duration, 1), "ratio_to_first": round(proc.duration / first, 3),
                            "phases": {p["phase"]: p["duration"] for p in summary["phases"]}})
+
+
+def test_lost_secrets_and_reordered_masters_are_refused_before_any_phase(installed):
+    """What the hosts were installed as is compared before any phase: a run with another
+    runs/ folder (its secrets lost: new ones would be generated) and a run whose config lists
+    the masters in another order both stop at the precheck (exit 3), naming what changed."""
+    def identity_failures(runs: Path) -> list[dict]:
+        report = json.loads(((runs / "latest").resolve() / "precheck.json").read_text())
+        return [r for r in report["results"] if r["check"] == "cluster_identity" and r["status"] == "FAIL"]
+
+    other = installed["folder"] / "other-runs"
+    lost = _install({"config": installed["config"], "runs": other}, "--yes")
+    assert lost.returncode == 3, (lost.stdout + lost.stderr)[-4000:]
+    failures = identity_failures(other)
+    assert {f["host"] for f in failures} == {n.name for n in CLUSTER.nodes}, failures
+    assert all("not the ones the cluster was installed with" in f["message"] and "restore runs/secrets" in f["fix"]
+               for f in failures), failures
+    text = installed["config"].read_text()
+    masters = "\n".join(f"{m.name} = {m.ip}" for m in CLUSTER.group("master"))
+    swapped = "\n".join(f"{m.name} = {m.ip}" for m in reversed(CLUSTER.group("master")))
+    assert masters in text
+    reordered = installed["folder"] / "reordered.cfg"
+    reordered.write_text(text.replace(masters, swapped))
+    proc = install(reordered, installed["runs"], "--yes")
+    assert proc.returncode == 3, (proc.stdout + proc.stderr)[-4000:]
+    assert any(f["message"].startswith("masters: the masters were") for f in identity_failures(installed["runs"]))
 
 
 def test_limit_to_one_master_changes_nothing_and_keeps_the_quorum(installed):

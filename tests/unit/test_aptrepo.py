@@ -79,6 +79,19 @@ def test_a_second_build_changes_nothing_and_a_new_package_is_picked_up(debs, tmp
     assert (dest / "InRelease").read_bytes() != before["InRelease"]
 
 
+def test_a_dry_run_tells_what_a_build_would_change_and_writes_nothing(debs, tmp_path):
+    from ansible_collections.dcos.installer.plugins.module_utils.aptrepo import repo_differs
+
+    dest, home = tmp_path / "repo", tmp_path / "gpg"
+    assert repo_differs(str(debs), str(dest), str(home)) and not dest.exists()  # a first build: all of it
+    build_repo(str(debs), str(dest), str(home), "test")
+    assert not repo_differs(str(debs), str(dest), str(home))
+    make_deb(debs, "gamma", "3.0")
+    before = {p: p.stat().st_mtime_ns for p in dest.rglob("*")}
+    assert repo_differs(str(debs), str(dest), str(home))
+    assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == before
+
+
 def test_a_file_that_is_no_deb_is_refused_by_name(debs, tmp_path):
     (debs / "broken_1.0_all.deb").write_bytes(b"garbage")
     with pytest.raises(Exception, match=r"broken_1\.0_all\.deb: not a Debian package"):

@@ -32,7 +32,12 @@ def test_messages_prefer_msg_then_stderr_and_respect_no_log():
     censored = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
     assert result_message({"censored": censored, "msg": "secret"}) == censored
     assert result_message({"results": [{"failed": False}, {"failed": True, "msg": "item 2 broke"}]}) == "item 2 broke"
-    assert len(result_message({"msg": "x" * 5000})) <= 801
+    # A playbook's own message keeps its start (a verdict names its first problems first)...
+    verdict = result_message({"msg": "first problem; " + "x" * 5000})
+    assert verdict.startswith("first problem; ") and len(verdict) <= 3001
+    # ...a program's output its end (where it says why it failed).
+    out = result_message({"msg": "non-zero return code", "stderr": "y" * 5000 + " why"})
+    assert out.endswith(" why") and len(out) <= 801
 
 
 def test_counts_from_stats():

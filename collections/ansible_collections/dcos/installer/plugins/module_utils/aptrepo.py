@@ -156,6 +156,28 @@ def _write_if_changed(path, data):
     return True
 
 
+def repo_differs(debs, dest, gpg_home):
+    """What build_repo would change, read only (a dry run): a package added, changed or gone,
+    an index that differs, or no signing key or signatures yet."""
+    pool = os.path.join(dest, "pool")
+    if not os.path.isdir(pool) or not os.path.isdir(gpg_home) or not os.listdir(gpg_home):
+        return True  # a first build: the pool and the signing key are made
+    wanted = sorted(n for n in os.listdir(debs) if n.endswith(".deb"))
+    if sorted(os.listdir(pool)) != wanted:
+        return True
+    for name in wanted:
+        src, dst = os.path.join(debs, name), os.path.join(pool, name)
+        if os.path.getsize(dst) != os.path.getsize(src) or _digests(dst) != _digests(src):
+            return True
+    try:
+        with open(os.path.join(dest, "Packages"), "rb") as handle:
+            current = handle.read()
+    except OSError:
+        return True
+    signed = all(os.path.exists(os.path.join(dest, n)) for n in ("InRelease", "Release.gpg", "dcos-repo.gpg"))
+    return current != packages_text(pool).encode() or not signed
+
+
 def build_repo(debs, dest, gpg_home, label):
     """Build (or bring up to date) the signed flat repo in dest from the .deb files in debs.
     Returns (changed, fingerprint)."""

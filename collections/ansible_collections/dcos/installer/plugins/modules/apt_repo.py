@@ -51,7 +51,7 @@ fingerprint:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dcos.installer.plugins.module_utils.aptrepo import RepoError, build_repo
+from ansible_collections.dcos.installer.plugins.module_utils.aptrepo import RepoError, build_repo, repo_differs
 
 
 def main():
@@ -62,8 +62,14 @@ def main():
             gpg_home=dict(type="path", required=True, no_log=False),
             label=dict(type="str", required=True),
         ),
-        supports_check_mode=False,
+        supports_check_mode=True,
     )
+    if module.check_mode:  # the plan: what would change, nothing written
+        try:
+            module.exit_json(changed=repo_differs(module.params["debs"], module.params["dest"],
+                                                  module.params["gpg_home"]), fingerprint="")
+        except (RepoError, OSError) as exc:
+            module.fail_json(msg=str(exc))
     try:
         changed, fingerprint = build_repo(module.params["debs"], module.params["dest"], module.params["gpg_home"],
                                           module.params["label"])
