@@ -81,6 +81,11 @@ def start_nodes(nodes: list[Node], network: str, subnet: str, key: Path, label: 
     remove_nodes([n.container for n in nodes], network)
     docker("network", "create", "--label", label, "--subnet", subnet, *(["--internal"] if internal else []),
            network)
+    add_nodes(nodes, network, key, label)
+
+
+def add_nodes(nodes: list[Node], network: str, key: Path, label: str) -> None:
+    """Containers for these nodes on an existing network (a cluster that grows)."""
     pub = key.with_suffix(".pub").read_text().strip()
     for node in nodes:
         docker("run", "-d", "--name", node.container, "--hostname", node.name, "--label", label,
@@ -153,11 +158,22 @@ class DemoCluster:
     def destroy(self) -> None:
         remove_nodes([n.container for n in self.nodes], self.network)
 
+    def running_names(self) -> set[str]:
+        return set(docker("ps", "--format", "{{.Names}}", "--filter", f"name=^{self.prefix}-",
+                          check=False).stdout.split())
+
     def running(self) -> bool:
         """Every container of the cluster runs (and no other agent count was asked)."""
-        names = set(docker("ps", "--format", "{{.Names}}", "--filter", f"name=^{self.prefix}-",
-                           check=False).stdout.split())
-        return names == {n.container for n in self.nodes}
+        return self.running_names() == {n.container for n in self.nodes}
+
+    def missing(self) -> list[Node] | None:
+        """The nodes to add to a running cluster that grows (more agents asked than run), or None
+        when it does not simply grow (nothing runs, or hosts would go)."""
+        running = self.running_names()
+        wanted = {n.container for n in self.nodes}
+        if not running or not running < wanted:
+            return None
+        return [n for n in self.nodes if n.container not in running]
 
     def config_text(self, key: Path, bundle: Path) -> str:
         """config.cfg.example with only the hosts, addresses, VIP, SSH login and bundle changed."""
@@ -241,8 +257,14 @@ def prepare(cluster: DemoCluster, folder: Path, bundle: Path | None = None, reus
     folder.mkdir(parents=True, exist_ok=True)
     bundle = bundle or folder / "bundle"
     build_bundle(bundle, folder / "standins")
+    grow = cluster.missing() if reuse else None
     if reuse and cluster.running():
         key = ssh_keypair(folder)
+    elif grow:
+        # More agents than the running demo has: only the new ones are made; the install that
+        # follows adds them and leaves the rest as it is.
+        key = ssh_keypair(folder)
+        add_nodes(grow, cluster.network, key, cluster.label)
     else:
         key = cluster.create(folder)
         if runs_dir is not None:

@@ -1,6 +1,6 @@
 """Render runs/<run-id>/ as an ansible-runner private_data_dir:
 
-    inventory/hosts.yml   groups of DESIGN.md, one entry per host with its address
+    inventory/hosts.yml   the groups (installer, masters, agents, lb, cluster, mysql_*), one entry per host
     env/extravars         the validated config as `dcos` (no secrets) and run facts
     env/envvars           ANSIBLE_CONFIG and the repo's roles/collections paths, fact cache
     env/settings          ansible-runner settings

@@ -94,7 +94,6 @@ say "importing the tree as $tag"
 as_root tar -C "$root" --numeric-owner -c . | docker import \
   --change 'CMD ["/lib/systemd/systemd"]' \
   --change 'ENV container=docker' \
-  --change "LABEL $TESTBED_LABEL" \
   --change "LABEL dcos-testbed.recipe=$recipe_hash" \
   - "$tag" >/dev/null
 docker tag "$tag" "$alias_tag"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Remove every container and network the test bed owns (label dcos-testbed=1): what a killed
-# earlier run left behind would otherwise hold names and subnets the next run needs.
+# Remove every container and network the test bed owns (label dcos-testbed=1, given to each
+# test container when it is made, never by the image: a demo cluster made from the same image
+# is the operator's and stays): what a killed earlier run left behind would otherwise hold
+# names and subnets the next run needs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"

@@ -27,6 +27,14 @@ def test_second_image_build_reuses_the_image_without_debootstrap():
         capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert len(image) == 12
+    # The image carries no test-bed label: clean.sh removes what tests made (they label their
+    # containers), never an operator's demo cluster made from the same image.
+    owned = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{ index .Config.Labels \"dcos-testbed\" }}",
+         "dcos-testbed/node:bookworm"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert owned in ("", "<no value>")
 
 
 def test_docker_script_is_a_no_op_when_dockerd_answers():

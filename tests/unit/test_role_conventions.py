@@ -1,4 +1,4 @@
-"""Conventions every role keeps (DESIGN.md): prefixed variables, declared arguments,
+"""Conventions every role keeps (docs/architecture.md): prefixed variables, declared arguments,
 per-OS vars for both families, a managed header on every template."""
 
 import pytest
