@@ -149,6 +149,10 @@ class Run:
         """Validate (raises ConfigInvalid: nothing written), then start in the background."""
         options = options or RunOptions()
         cfg = config if isinstance(config, Config) else load_config(Path(config))
+        # Every file a run writes on the controller (its records, ansible-runner's artifacts,
+        # the fact cache, even those of a run killed half-way) is the installer user's only.
+        # Hosts are untouched: their files get their modes from the tasks and their own umask.
+        os.umask(os.umask(0o077) | 0o077)
         phases = [] if options.precheck_only else [
             p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
         run = cls(cfg, options, phases)

@@ -342,24 +342,11 @@ def test_mysql_replicates_to_the_slave(installed):
     assert "ON" in slave.sh("mysql -N -e 'SELECT @@read_only'").replace("1", "ON")
 
 
-def test_the_verify_phase_names_a_stopped_service(installed):
-    master = _node("master3")
-    master.sh("systemctl stop dcos-marathon")
-    try:
-        proc = _install(installed, "--phases", "verify", "--yes")
-    finally:
-        master.sh("systemctl start dcos-marathon")
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    assert "master3  [verify] Check that every service of this host runs" in proc.stdout
-    assert "dcos-marathon is inactive" in proc.stdout
-    assert "--- journalctl -u dcos-marathon" in proc.stdout  # its last lines, in the summary
-
-
 def test_verify_names_every_broken_fact_at_once(installed):
-    """Cluster facts broken at once: the VIP on both lb hosts (split brain), a service registered
-    at an address that is not its host's, the MySQL slave's SQL thread stopped while the master
-    takes a write, a ZooKeeper member down, the firewall's table gone from a host. One verify
-    run fails and names every one of them."""
+    """Facts broken at once: Marathon and ZooKeeper stopped on a master, the VIP on both lb hosts
+    (split brain), a service registered at an address that is not its host's, the MySQL slave's
+    SQL thread stopped while the master takes a write, the firewall's table gone from a host.
+    One verify run fails and names every one of them, with the stopped units' journals."""
     holder = _vip_holder()
     other = _node("master2" if holder == "master1" else "master1")
     token = _secrets(installed)["consul_management_token"]
@@ -370,7 +357,7 @@ def test_verify_names_every_broken_fact_at_once(installed):
     _node("agent1").sh(f"{api}/register --data '{fake}'")
     slave.sh("mysql -e 'STOP SLAVE SQL_THREAD'")
     master.sh("mysql -e \"INSERT INTO e2e.t VALUES ('while the slave stands still')\"")
-    _node("master3").sh("systemctl stop zookeeper")
+    _node("master3").sh("systemctl stop dcos-marathon zookeeper")
     _node("master2").sh("nft delete table inet dcos_installer")
     try:
         proc = _install(installed, "--phases", "verify", "--yes")
@@ -378,14 +365,17 @@ def test_verify_names_every_broken_fact_at_once(installed):
         other.sh(f"ip addr del {CLUSTER.vip}/{CLUSTER.prefixlen} dev eth0", check=False)
         _node("agent1").sh(f"{api}/deregister/registry-e2e-fake", check=False)
         slave.sh("mysql -e 'START SLAVE SQL_THREAD'")
-        _node("master3").sh("systemctl start zookeeper")
+        _node("master3").sh("systemctl start zookeeper dcos-marathon")
         _node("master2").sh("systemctl restart dcos-firewall")
     out = proc.stdout
     assert proc.returncode == 1, out[-3000:]
     assert f"vip: {CLUSTER.vip} is held by 2 lb hosts" in out, out[-4000:]
     assert "dns: registry.service.consul resolves to" in out and "172.29.40.200" in out, out[-4000:]
     assert "mysql: replication on agent2" in out and "Slave_SQL_Running: No" in out, out[-4000:]
-    assert "'master3': 'down'" in out and "zookeeper is inactive" in out, out[-4000:]
+    assert "master3  [verify] Check that every service of this host runs" in out
+    assert "zookeeper is inactive" in out and "dcos-marathon is inactive" in out, out[-4000:]
+    assert "--- journalctl -u dcos-marathon" in out and "--- journalctl -u zookeeper" in out
+    assert "'master3': 'down'" in out, out[-4000:]
     assert "master2: the installer's firewall table is not loaded" in out, out[-4000:]
     # Put right again: the same verify passes.
     _wait(lambda: _vip_holder() is not None, 30, what="one VIP holder again")
