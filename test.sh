@@ -28,4 +28,4 @@ tests/testbed/clean.sh
 # Two workers: scenarios and integration modules run two at a time (each has its own
 # containers, network and subnet); an integration module stays on one worker (its
 # module-scoped containers). TEST_WORKERS=1 runs them one by one.
-exec pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "$@"
+exec pytest -n "${TEST_WORKERS:-2}" --dist loadgroup --durations=40 "$@"

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from installer.demo import Node, build_bundle, remove_nodes, ssh_keypair, start_nodes
 from tests.e2e.helpers import TOP, auth, http, install
@@ -277,11 +278,43 @@ def test_the_non_default_paths_did_what_their_keys_say(alt):
     assert status == 200
 
 
+def _summary(alt) -> dict:
+    return json.loads(((alt["runs"] / "latest").resolve() / "summary.json").read_text())
+
+
+def _changed(summary: dict) -> dict:
+    assert summary["phases"] and all(p["counts"] for p in summary["phases"]), summary["phases"]
+    return {(p["phase"], h): c["changed"] for p in summary["phases"] for h, c in p["counts"].items() if c["changed"]}
+
+
+def test_a_dry_run_of_the_whole_converged_cluster_passes_and_changes_nothing(alt):
+    """--check over every phase (with its --diff): exit 0, changed=0 everywhere (the plan of a
+    converged cluster is empty), verify runs for real in it; and neither it nor any run before
+    it left a secret in a file of runs/ (the operator's passwords given in config.cfg, the
+    generated ones)."""
+    if alt["first"].returncode != 0:
+        pytest.fail("the install failed")
+    check = install(alt["config"], alt["runs"], "--yes", "--check")
+    assert check.returncode == 0, (check.stdout + check.stderr)[-6000:]
+    summary = _summary(alt)
+    assert "(check mode)" in check.stdout
+    assert _changed(summary) == {}
+    assert [p["phase"] for p in summary["phases"]][-1] == "verify"
+    secrets = yaml.safe_load(next((alt["runs"] / "secrets").glob("*.yml")).read_text())
+    needles = {k: str(v) for k, v in secrets.items() if isinstance(v, (str, int)) and len(str(v)) >= 8}
+    assert {"Alt-Marathon-Pass-1", "Alt-Registry-Pass-1"} <= set(needles.values()), sorted(needles)
+    found = []
+    for path in alt["runs"].rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.relative_to(alt["runs"]).parts[0] in ("secrets", "state"):
+            continue
+        data = path.read_bytes()
+        found += [(k, str(path.relative_to(alt["runs"]))) for k, v in needles.items() if v.encode() in data]
+    assert found == [], found[:20]
+
+
 def test_a_second_run_of_the_non_default_cluster_changes_nothing(alt):
     if alt["first"].returncode != 0:
         pytest.fail("the install failed")
     proc = install(alt["config"], alt["runs"], "--yes")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    summary = json.loads(((alt["runs"] / "latest").resolve() / "summary.json").read_text())
-    changed = {(p["phase"], h): c["changed"] for p in summary["phases"] for h, c in p["counts"].items() if c["changed"]}
-    assert changed == {}, changed
+    assert _changed(_summary(alt)) == {}
