@@ -232,7 +232,7 @@ def follow(run: Run, args) -> int:
                     display.handle(ev)
                 break
             except KeyboardInterrupt:
-                if run._cancel.is_set():
+                if run.cancelled:
                     continue  # already stopping; wait for the runner to finish
                 run.cancel()
                 print("\ninterrupted: stopping the running phase (ansible-playbook is being terminated)…",

@@ -217,6 +217,11 @@ class Run:
         """Stop the running phase (ansible-runner terminates ansible-playbook) and run no more."""
         self._cancel.set()
 
+    @property
+    def cancelled(self) -> bool:
+        """cancel() was called (the run may still be stopping)."""
+        return self._cancel.is_set()
+
     def wait(self, timeout: float | None = None) -> int | None:
         self._done.wait(timeout)
         return self.exit_code
