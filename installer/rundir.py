@@ -294,6 +294,19 @@ def unfinished_run(runs_dir: Path, cluster: str) -> dict[str, str | None] | None
     return {"run_id": runs[-1].name, "phase": phase}
 
 
+def make_private(folder: Path) -> None:
+    """Every file and folder under a run folder readable by the installer's user only (0600,
+    0700): what a copied or archived run folder keeps too, not only its top folder's 0700."""
+    # Symbolic links are never followed: project/ points into the installer's own tree.
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(root, name)
+            with contextlib.suppress(OSError):
+                mode = path.lstat().st_mode
+                if not path.is_symlink() and mode & 0o077:
+                    path.chmod(mode & 0o700)
+
+
 def purge_partial_events(runs_dir: Path) -> int:
     """Remove ansible-runner's partial event files (job_events/*-partial.json) that a killed run
     left behind: they hold task results before the installer's scrubbing. Returns how many."""

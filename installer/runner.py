@@ -32,6 +32,7 @@ from installer.phases import Phase, select
 from installer.rundir import (
     RunDir,
     create_run_dir,
+    make_private,
     point_latest,
     private_dir,
     purge_partial_events,
@@ -149,10 +150,6 @@ class Run:
         """Validate (raises ConfigInvalid: nothing written), then start in the background."""
         options = options or RunOptions()
         cfg = config if isinstance(config, Config) else load_config(Path(config))
-        # Every file a run writes on the controller (its records, ansible-runner's artifacts,
-        # the fact cache, even those of a run killed half-way) is the installer user's only.
-        # Hosts are untouched: their files get their modes from the tasks and their own umask.
-        os.umask(os.umask(0o077) | 0o077)
         phases = [] if options.precheck_only else [
             p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
         run = cls(cfg, options, phases)
@@ -186,6 +183,8 @@ class Run:
             # task returned): they are removed, never read.
             purge_partial_events(runs_dir)
             self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
+            if self.unfinished:  # a killed run never made its files private: done now
+                make_private(runs_dir / self.unfinished["run_id"])
             self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file,
                                           {**self.options.extravars, "dcos_identity": self.identity})
             self._host_owner = hostlock.owner(runs_dir / "state" / self.cfg.cluster.name, self.run_dir.run_id)
@@ -236,7 +235,8 @@ class Run:
     # ---- the run itself ------------------------------------------------------------------
     def _emit(self, ev: dict[str, Any]) -> None:
         ev = self.scrubber.data(ev)
-        with self.run_dir.events_file.open("a") as out:
+        fd = os.open(self.run_dir.events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as out:
             out.write(json.dumps(ev, default=str) + "\n")
         self._queue.put(ev)
         for callback in self._subscribers:
@@ -279,6 +279,9 @@ class Run:
         finally:
             if self._host_locked:
                 self._installer_host_lock(hostlock.release_script(self._host_owner))
+            # ansible-runner writes its artifacts from this process with the process's umask
+            # (a portal's own, not ours to change): the finished run's files are made private.
+            make_private(self.run_dir.path)
             self._current_phase = self._current_task = None
             self._queue.put(None)
             if self._lock_fd is not None:

@@ -247,3 +247,49 @@ def test_the_installers_own_ad_hoc_commands_leave_ctrl_c_alone(monkeypatch, tmp_
     runner.Run._installer_host_lock(fake, "true")
     assert seen and all(callable(k.get("cancel_callback")) for k in seen)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_finished_run_leaves_only_private_files_and_the_process_umask_alone(tmp_path, monkeypatch):
+    """ansible-runner writes its artifacts from the calling process with that process's umask
+    (a portal's, which a run must not change): when the run ends, every file under its folder
+    is 0600 and every folder 0700, and the project link into the installer's tree is not
+    followed."""
+    def phase(self, phase, result, index):
+        artifacts = self.run_dir.path / "artifacts" / phase.name
+        artifacts.mkdir(parents=True)
+        (artifacts / "stdout").write_text("what ansible-runner writes")
+        (artifacts / "stdout").chmod(0o644)
+        artifacts.chmod(0o755)
+        result.status = "successful"
+
+    monkeypatch.setattr(runner.Run, "_run_phase", phase)
+    before = os.umask(0o022)
+    try:
+        run = start_run(EXAMPLE, runs_dir=tmp_path, phases=["hosts"], precheck=False)
+        assert run.wait(60) == 0
+        assert os.umask(0o022) == 0o022  # unchanged by the run
+    finally:
+        os.umask(before)
+    files = [p for p in run.run_dir.path.rglob("*") if not p.is_symlink()]
+    assert run.run_dir.path / "artifacts" / "hosts" / "stdout" in files
+    loose = [(str(p), oct(p.stat().st_mode & 0o777)) for p in files if p.stat().st_mode & 0o077]
+    assert loose == []
+    assert (run.run_dir.path / "project").is_symlink()
+    assert (TOP / "playbooks").stat().st_mode & 0o055 == 0o055  # the link's target untouched
+
+
+def test_a_killed_run_is_made_private_by_the_next(tmp_path, quiet_run):
+    """A run killed half-way never reached its end: the next run of the cluster makes its
+    files private before it starts."""
+    first = start_run(EXAMPLE, runs_dir=tmp_path)
+    assert first.wait(30) == 0
+    events = first.run_dir.events_file
+    events.write_text("\n".join(line for line in events.read_text().splitlines() if '"run_end"' not in line) + "\n")
+    left = first.run_dir.path / "artifacts" / "hosts"
+    left.mkdir(parents=True)
+    (left / "stdout").write_text("what a killed run left")
+    (left / "stdout").chmod(0o644)
+    second = start_run(EXAMPLE, runs_dir=tmp_path)
+    assert second.wait(30) == 0
+    assert second.unfinished and second.unfinished["run_id"] == first.run_dir.run_id
+    assert (left / "stdout").stat().st_mode & 0o777 == 0o600
