@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import queue
+import re
 import shutil
 import sys
 import threading
@@ -103,6 +104,22 @@ class RunStatus:
     phases: list[PhaseResult]
     exit_code: int | None
     elapsed: float
+
+
+def _journal_tails(text: str, budget: int = 4000) -> str:
+    """The journals of a host's units, each cut to its share of the budget from its end: every
+    unit keeps its "--- journalctl -u" header and its last lines (one long journal never
+    pushes another out)."""
+    sections = re.split(r"(?m)^(?=--- journalctl -u )", text)
+    sections = [s for s in sections if s.strip()]
+    share = budget // max(len(sections), 1)
+    kept = []
+    for section in sections:
+        header, _, body = section.partition("\n")
+        if len(section) > share:
+            body = "…" + body[-max(share - len(header) - 2, 0):]
+        kept.append(f"{header}\n{body}".rstrip("\n"))
+    return "\n".join(kept)
 
 
 def _orphan_playbook(lock_text: str) -> int | None:
@@ -395,7 +412,7 @@ class Run:
             except Exception as exc:
                 out.append(f"(the journal could not be read: {type(exc).__name__})")
             if out:
-                failure["journal"] = out[0][-4000:]
+                failure["journal"] = _journal_tails(out[0])
 
     def _installer_host_lock(self, script: str) -> str:
         """Run one lock script on the installer host; its answer (TAKEN, RETAKEN, HELD ...,

@@ -293,3 +293,16 @@ def test_a_killed_run_is_made_private_by_the_next(tmp_path, quiet_run):
     assert second.wait(30) == 0
     assert second.unfinished and second.unfinished["run_id"] == first.run_dir.run_id
     assert (left / "stdout").stat().st_mode & 0o777 == 0o600
+
+
+def test_every_units_journal_keeps_its_header_and_its_last_lines():
+    """Two stopped units on one host, the first with a long journal (a Java stack trace): the
+    summary still shows both headers and both journals' last lines, within the budget."""
+    long = "--- journalctl -u zookeeper\n" + "".join(f"zk line {i} " + "x" * 200 + "\n" for i in range(40))
+    short = "--- journalctl -u dcos-marathon\n" + "".join(f"marathon line {i}\n" for i in range(20))
+    cut = runner._journal_tails(long + short)
+    assert len(cut) <= 4100
+    assert cut.startswith("--- journalctl -u zookeeper\n") and "\n--- journalctl -u dcos-marathon\n" in cut
+    assert "zk line 39" in cut and "zk line 0 " not in cut
+    assert "marathon line 0\n" in cut and cut.endswith("marathon line 19")
+    assert runner._journal_tails("-- No entries --") == "-- No entries --"
