@@ -294,6 +294,11 @@ def unfinished_run(runs_dir: Path, cluster: str) -> dict[str, str | None] | None
     return {"run_id": runs[-1].name, "phase": phase}
 
 
+def open_private_append(path: Path):
+    """A run record opened to append, created 0600 whatever the process's umask."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a")
+
+
 def make_private(folder: Path) -> None:
     """Every file and folder under a run folder readable by the installer's user only (0600,
     0700): what a copied or archived run folder keeps too, not only its top folder's 0700."""

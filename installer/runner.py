@@ -34,6 +34,7 @@ from installer.rundir import (
     RunDir,
     create_run_dir,
     make_private,
+    open_private_append,
     point_latest,
     private_dir,
     purge_partial_events,
@@ -252,8 +253,7 @@ class Run:
     # ---- the run itself ------------------------------------------------------------------
     def _emit(self, ev: dict[str, Any]) -> None:
         ev = self.scrubber.data(ev)
-        fd = os.open(self.run_dir.events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a") as out:
+        with open_private_append(self.run_dir.events_file) as out:
             out.write(json.dumps(ev, default=str) + "\n")
         self._queue.put(ev)
         for callback in self._subscribers:
@@ -439,8 +439,7 @@ class Run:
         return answer[0] if answer else ""
 
     def _open_log(self):
-        fd = os.open(self.run_dir.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return os.fdopen(fd, "a")
+        return open_private_append(self.run_dir.log_file)
 
     def _envvars(self) -> dict[str, str]:
         return {"PATH": os.pathsep.join([str(BOUND_BIN), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),

@@ -1,6 +1,7 @@
 """What the end-to-end modules share: one HTTP request from this machine or from a node (the
 firewall keeps the cluster's internal ports away from this machine), waiting for a condition,
-HTTP Basic headers, running install.sh against a config."""
+HTTP Basic headers, running install.sh against a config, reading a run's summary and
+searching the run records."""
 
 import base64
 import json
@@ -89,3 +90,31 @@ def wait(check, timeout: float, interval: float = 0.25, what: str = "") -> float
     raise AssertionError(f"{what or check} not true within {timeout}s (last error: {last})")
 
 
+
+
+def summary(runs: Path) -> dict:
+    """summary.json of the newest run under runs/."""
+    return json.loads(((runs / "latest").resolve() / "summary.json").read_text())
+
+
+def changed(runs: Path) -> dict:
+    """{(phase, host): changed} of the newest run, the hosts that changed only."""
+    found = summary(runs)
+    # The counts must be there before "nothing changed" means anything.
+    assert found["phases"] and all(p["counts"] for p in found["phases"]), found["phases"]
+    return {(p["phase"], host): c["changed"] for p in found["phases"] for host, c in p["counts"].items()
+            if c["changed"]}
+
+
+def run_record_leaks(runs: Path, needles: dict[str, str]) -> tuple[list, list]:
+    """Every file under runs/ but the secrets store and the state: (name, file) for each needle
+    found in it, and (file, mode) for each file another user may read."""
+    found, modes = [], []
+    for path in runs.rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.relative_to(runs).parts[0] in ("secrets", "state"):
+            continue
+        data = path.read_bytes()
+        found += [(name, str(path.relative_to(runs))) for name, value in needles.items() if value.encode() in data]
+        if path.stat().st_mode & 0o077:
+            modes.append((str(path.relative_to(runs)), oct(path.stat().st_mode & 0o777)))
+    return found, modes

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from installer.demo import Node, build_bundle, remove_nodes, ssh_keypair, start_nodes
-from tests.e2e.helpers import TOP, auth, http, install
+from tests.e2e.helpers import TOP, auth, changed, http, install, run_record_leaks, summary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-alt")]
 
@@ -279,15 +279,6 @@ def test_the_non_default_paths_did_what_their_keys_say(alt):
     assert status == 200
 
 
-def _summary(alt) -> dict:
-    return json.loads(((alt["runs"] / "latest").resolve() / "summary.json").read_text())
-
-
-def _changed(summary: dict) -> dict:
-    assert summary["phases"] and all(p["counts"] for p in summary["phases"]), summary["phases"]
-    return {(p["phase"], h): c["changed"] for p in summary["phases"] for h, c in p["counts"].items() if c["changed"]}
-
-
 def test_a_dry_run_of_the_whole_converged_cluster_passes_and_changes_nothing(alt):
     """--check over every phase (with its --diff): exit 0, changed=0 everywhere (the plan of a
     converged cluster is empty), verify runs for real in it; and neither it nor any run before
@@ -297,19 +288,12 @@ def test_a_dry_run_of_the_whole_converged_cluster_passes_and_changes_nothing(alt
         pytest.fail("the install failed")
     check = install(alt["config"], alt["runs"], "--yes", "--check")
     assert check.returncode == 0, (check.stdout + check.stderr)[-6000:]
-    summary = _summary(alt)
     assert "(check mode)" in check.stdout
-    assert _changed(summary) == {}
-    assert [p["phase"] for p in summary["phases"]][-1] == "verify"
+    assert changed(alt["runs"]) == {}
+    assert [p["phase"] for p in summary(alt["runs"])["phases"]][-1] == "verify"
     secrets = yaml.safe_load(next((alt["runs"] / "secrets").glob("*.yml")).read_text())
     needles = {k: str(v) for k, v in secrets.items() if isinstance(v, (str, int)) and len(str(v)) >= 8}
     assert {"Alt-Marathon-Pass-1", "Alt-Registry-Pass-1"} <= set(needles.values()), sorted(needles)
-    found = []
-    for path in alt["runs"].rglob("*"):
-        if path.is_symlink() or not path.is_file() or path.relative_to(alt["runs"]).parts[0] in ("secrets", "state"):
-            continue
-        data = path.read_bytes()
-        found += [(k, str(path.relative_to(alt["runs"]))) for k, v in needles.items() if v.encode() in data]
-        if path.stat().st_mode & 0o077:
-            found.append(("readable by others", str(path.relative_to(alt["runs"]))))
+    found, modes = run_record_leaks(alt["runs"], needles)
     assert found == [], found[:20]
+    assert modes == [], modes[:20]

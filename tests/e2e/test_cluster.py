@@ -19,8 +19,10 @@ import yaml
 
 from installer.demo import IMAGE, DemoCluster, DemoError, Node, docker, prepare
 from tests.e2e.helpers import auth as _auth
+from tests.e2e.helpers import changed as run_changed
 from tests.e2e.helpers import http as _http
-from tests.e2e.helpers import install
+from tests.e2e.helpers import install, run_record_leaks
+from tests.e2e.helpers import summary as run_summary
 from tests.e2e.helpers import wait as _wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -44,7 +46,7 @@ def _install(env: dict, *args: str, timeout: int = 1800) -> subprocess.Completed
 
 
 def _summary(env: dict) -> dict:
-    return json.loads(((env["runs"] / "latest").resolve() / "summary.json").read_text())
+    return run_summary(env["runs"])
 
 
 # One HTTP request made by a node's own python3 (what a cluster host, or a LAN machine, sees):
@@ -524,11 +526,7 @@ def test_a_killed_run_is_run_again_and_completes(installed):
 
 
 def _changed(env) -> dict:
-    summary = _summary(env)
-    # The counts must be there before "nothing changed" means anything.
-    assert summary["phases"] and all(p["counts"] for p in summary["phases"]), summary["phases"]
-    return {(p["phase"], host): c["changed"] for p in summary["phases"] for host, c in p["counts"].items()
-            if c["changed"]}
+    return run_changed(env["runs"])
 
 
 def test_a_dry_run_lists_the_drift_and_changes_nothing(installed):
@@ -565,16 +563,9 @@ def test_no_secret_in_any_run_record(installed):
     needles = {**secrets, "configured stats_password": CONFIGURED_SECRET}
     for user, key in (("admin", "marathon_password"), ("dcos", "registry_password"), ("admin", "mesos_password")):
         needles[f"basic {key}"] = base64.b64encode(f"{user}:{secrets[key]}".encode()).decode()
-    found, modes = [], []
     run_dirs = [p for p in runs.iterdir() if p.is_dir() and p.name not in ("secrets", "state")]
     assert len(run_dirs) >= 6, run_dirs
-    for path in runs.rglob("*"):
-        if path.is_symlink() or not path.is_file() or path.relative_to(runs).parts[0] in ("secrets", "state"):
-            continue
-        data = path.read_bytes()
-        found += [(name, str(path.relative_to(runs))) for name, value in needles.items() if value.encode() in data]
-        if path.stat().st_mode & 0o077:
-            modes.append((str(path.relative_to(runs)), oct(path.stat().st_mode & 0o777)))
+    found, modes = run_record_leaks(runs, needles)
     assert found == [], found[:20]
     assert modes == [], modes[:20]
     assert all(p.stat().st_mode & 0o077 == 0 for p in [runs, *run_dirs]), "run folders must be 0700"
