@@ -1,6 +1,6 @@
-"""Which ports each host needs, and who may reach each, from one table, like the DC/OS
-installer's port list. Used by validation (no two components on one port of a host), the
-precheck (ports free) and the firewall (each port open to its audience only)."""
+"""Which ports each host needs, and who may reach each, from the catalogue's ports (like the
+DC/OS installer's port list). Used by validation (no two components on one port of a host),
+the precheck (ports free) and the firewall (each port open to its audience only)."""
 
 from __future__ import annotations
 
@@ -8,98 +8,43 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from installer.catalogue import AUDIENCES, components_of, host_groups
+
 if TYPE_CHECKING:  # installer.config imports this module for its rules
     from installer.config.model import Config, Host
-
-# Who may connect to a port:
-#   local    only this host (the program binds to loopback; the firewall has nothing to open)
-#   masters  the masters (ZooKeeper's quorum and election)
-#   cluster  every host of config.cfg (installer, masters, agents, lb) and the VIP
-#   admin    the cluster and [cluster] admin_networks (authenticated frontends)
-AUDIENCES = ("local", "masters", "cluster", "admin")
 
 
 @dataclass(frozen=True)
 class PortUse:
     port: int
     protocol: str  # tcp | udp
-    component: str
+    component: str  # the port's label in the catalogue ("zookeeper client")
     section: str
     key: str | None  # config key that sets it (None: fixed)
     audience: str = "cluster"
 
 
-# group -> (component, section, key, protocol, audience); the port is cfg.<section>.<key>.
-# "all": every host, the installer host included (Consul runs everywhere).
-PORT_TABLE: dict[str, list[tuple[str, str, str, str, str]]] = {
-    "installer": [
-        ("package repo (nginx)", "repo", "port", "tcp", "cluster"),
-        # Operators push their images to it: authenticated (htpasswd) and TLS.
-        ("docker registry", "registry", "port", "tcp", "admin"),
-    ],
-    "masters": [
-        ("zookeeper client", "zookeeper", "client_port", "tcp", "cluster"),
-        ("zookeeper quorum", "zookeeper", "peer_port", "tcp", "masters"),
-        ("zookeeper election", "zookeeper", "election_port", "tcp", "masters"),
-        # Without lb hosts the operator reaches these directly: admin (see host_ports).
-        ("mesos master", "mesos", "master_port", "tcp", "cluster"),
-        ("marathon", "marathon", "port", "tcp", "cluster"),
-        ("consul server rpc", "consul", "server_port", "tcp", "cluster"),
-    ],
-    "agents": [
-        ("mesos agent", "mesos", "agent_port", "tcp", "cluster"),
-    ],
-    "lb": [
-        ("haproxy marathon frontend", "haproxy", "marathon_port", "tcp", "admin"),
-        ("haproxy mesos frontend", "haproxy", "mesos_port", "tcp", "admin"),
-        ("haproxy consul frontend", "haproxy", "consul_port", "tcp", "admin"),
-        ("haproxy stats", "haproxy", "stats_port", "tcp", "admin"),
-        ("haproxy http redirect", "haproxy", "http_port", "tcp", "admin"),
-    ],
-    "mysql": [
-        ("mysql", "mysql", "port", "tcp", "cluster"),
-    ],
-    "all": [
-        ("consul serf lan", "consul", "serf_lan_port", "tcp", "cluster"),
-        ("consul serf lan (udp)", "consul", "serf_lan_port", "udp", "cluster"),
-        # Servers answer on the cluster address for HAProxy's Consul frontend; clients on loopback.
-        ("consul http", "consul", "http_port", "tcp", "cluster"),
-        ("consul dns", "consul", "dns_port", "tcp", "local"),
-        ("consul dns (udp)", "consul", "dns_port", "udp", "local"),
-    ],
-    # Every cluster host (masters, agents, lb) runs cAdvisor.
-    "cluster": [
-        ("cadvisor", "cadvisor", "port", "tcp", "cluster"),
-    ],
-}
-FIXED_PORTS: dict[str, list[PortUse]] = {
-    "installer": [PortUse(123, "udp", "ntp server (chrony)", "ntp", None, "cluster")],
-}
 # What the operator opens in a browser when there is no VIP: straight on the masters.
 _ADMIN_WITHOUT_LB = {("mesos", "master_port"), ("marathon", "port"), ("consul", "http_port")}
 
 
 def host_ports(cfg: Config, host: Host) -> list[PortUse]:
-    """Every port the host will listen on, in table order; sections that failed validation are left out."""
+    """Every port the host will listen on, in catalogue order; sections that failed validation are left out."""
     uses: list[PortUse] = []
-    groups = [*cfg.groups_of(host), "all"]
+    groups = host_groups(cfg, host)
     without_lb = not cfg.group("lb")
-    for group in groups:
-        uses += FIXED_PORTS.get(group, [])
-        for component, section, key, protocol, table_audience in PORT_TABLE[group]:
-            model = getattr(cfg, section)
-            if model is None:
+    for component in components_of(cfg, host):
+        for p in component.ports:
+            if p.groups and not set(p.groups) & set(groups):
                 continue
-            if section == "cadvisor" and not model.enabled:
-                continue
-            port = getattr(model, key)
+            port = p.number if p.number is not None else getattr(getattr(cfg, p.section), p.key)
             if not port:
                 continue  # a port switched off (haproxy http_port = 0)
-            audience = table_audience
-            if without_lb and "masters" in groups and (section, key) in _ADMIN_WITHOUT_LB:
+            audience = p.audience
+            if without_lb and "masters" in groups and (p.section, p.key) in _ADMIN_WITHOUT_LB:
                 audience = "admin"
-            uses.append(PortUse(port, protocol, component, section, key, audience))
-        if group == "lb" and cfg.haproxy is not None:
+            uses.append(PortUse(port, p.proto, p.label, p.section, p.key, audience))
+        if component.name == "haproxy":
             uses += [PortUse(fe["port"], "tcp", f"haproxy {fe['name']} frontend", "haproxy", "extra_frontends",
                              "admin")
                      for fe in cfg.haproxy.extra_frontends]

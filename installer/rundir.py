@@ -27,6 +27,7 @@ import yaml
 from pydantic import SecretStr
 
 from installer import __version__
+from installer.catalogue import consul_services, units_of
 from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
 from installer.ports import admin_networks, cluster_addresses, firewall_rules, host_ports
@@ -108,6 +109,11 @@ def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
                                                          if u.audience != "local")]
     # Who may reach them: the firewall's rules (ports by protocol and audience, with sources).
     hv["dcos_firewall"] = firewall_rules(cfg, host)
+    # From the catalogue: the units this host runs (per OS family; verify asks systemd about
+    # them) and the services it registers in Consul (no secret: a check that needs
+    # credentials names them in `auth`, group_vars adds them).
+    hv["dcos_units"] = units_of(cfg, host)
+    hv["dcos_consul_services"] = consul_services(cfg, host)
     masters = cfg.group("masters")
     if host in masters:
         # Stable: the host's place in the configured list, never reshuffled by appending a host.
@@ -170,7 +176,8 @@ _UnsafeDumper.add_representer(dict, _plain_keys)
 def unsafe_yaml(data: Any) -> str:
     """YAML that Ansible reads with every string marked unsafe (`!unsafe`): config values are
     never evaluated as Jinja, whatever they hold."""
-    return yaml.dump(data, Dumper=_UnsafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_UnsafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=1 << 16)  # one value per line: no string folded over two
 
 
 def private_dir(path: Path) -> Path:

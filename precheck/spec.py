@@ -3,25 +3,16 @@ to resolve, the NTP server, the URLs of the installer's services, the components
 
 from typing import Any
 
-from installer.components import COMPONENTS
+from installer.catalogue import components_of, folders_of
 from installer.config import Config, Host
 
-DOCKER_ROOT = "/var/lib/docker"
 # Where the registry role installs the cluster CA for Docker (and so for this probe).
 REGISTRY_CA = "/etc/docker/certs.d/{address}/ca.crt"
 
 
-def paths_of(cfg: Config, groups: list[str]) -> list[str]:
-    paths = ["/", DOCKER_ROOT]
-    if "installer" in groups:
-        paths += [cfg.registry.data_dir, "/srv/dcos"]
-    if "masters" in groups:
-        paths += [cfg.zookeeper.data_dir, cfg.mesos.master_work_dir]
-    if "agents" in groups:
-        paths.append(cfg.mesos.agent_work_dir)
-    if "mysql" in groups:
-        paths.append(cfg.mysql.data_dir)
-    return list(dict.fromkeys(paths))
+def paths_of(cfg: Config, host: Host) -> list[str]:
+    """The root and every data folder of the host's components (the catalogue's)."""
+    return list(dict.fromkeys(["/", *(path for _, _, path in folders_of(cfg, host))]))
 
 
 def urls_of(cfg: Config, groups: list[str]) -> list[dict[str, str]]:
@@ -38,10 +29,10 @@ def urls_of(cfg: Config, groups: list[str]) -> list[dict[str, str]]:
 
 def host_spec(cfg: Config, host: Host) -> dict[str, Any]:
     groups = cfg.groups_of(host)
-    components = {c.name: c.evidence() for c in COMPONENTS if set(c.groups) & set(groups)}
+    components = {c.name: c.evidence() for c in components_of(cfg, host) if c.adoptable}
     return {
         "groups": groups,
-        "paths": paths_of(cfg, groups),
+        "paths": paths_of(cfg, host),
         "dns_names": [h.name for h in cfg.all_hosts() if h.name],
         "ntp_server": None if "installer" in groups else str(cfg.installer.ip),
         "urls": urls_of(cfg, groups),

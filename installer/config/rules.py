@@ -8,7 +8,7 @@ import difflib
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from installer.components import COMPONENT_NAMES
+from installer.catalogue import COMPONENT_NAMES, folders_of
 from installer.config import files
 from installer.config.errors import ConfigError
 from installer.config.model import Config, Host
@@ -404,34 +404,10 @@ def ports_leave_the_ssh_port_free(cfg: Config) -> list[ConfigError]:
     return list(errors.values())
 
 
-# Folders on the hosts that a component owns, by the group of hosts that run it:
-# (section, key) of config.cfg, or a fixed folder of a component the installer sets up.
-_DATA_FOLDERS: tuple[tuple[str, str, str, str | None], ...] = (
-    ("installer", "the registry's storage", "registry", "data_dir"),
-    ("masters", "ZooKeeper's data", "zookeeper", "data_dir"),
-    ("masters", "the Mesos master's work dir", "mesos", "master_work_dir"),
-    ("agents", "the Mesos agent's work dir", "mesos", "agent_work_dir"),
-    ("mysql", "MySQL's data", "mysql", "data_dir"),
-)
-_FIXED_FOLDERS: tuple[tuple[str, str, str], ...] = (
-    ("docker", "Docker's data root", "/var/lib/docker"),
-    ("docker", "Consul's data", "/var/lib/consul"),
-    ("mesos", "the Mesos logs", "/var/log/mesos"),
-)
-
-
 def _folders_of(cfg: Config, host: Host) -> list[tuple[str, str | None, str | None, str]]:
-    """(what, section, key, folder) of every folder a component owns on host."""
-    groups = cfg.groups_of(host)
-    out: list[tuple[str, str | None, str | None, str]] = []
-    for group, what, section, key in _DATA_FOLDERS:
-        model = getattr(cfg, section)
-        if group in groups and model is not None:
-            out.append((what, section, key, getattr(model, key)))
-    for group, what, folder in _FIXED_FOLDERS:
-        if group == "docker" or (group == "mesos" and {"masters", "agents"} & set(groups)):
-            out.append((what, None, None, folder))
-    return out
+    """(what, section, key, folder) of every folder a component owns on host (the catalogue's)."""
+    return list(dict.fromkeys((folder.what, folder.section, folder.key, path)
+                              for _, folder, path in folders_of(cfg, host)))
 
 
 @rule

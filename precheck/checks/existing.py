@@ -2,13 +2,13 @@
 there by this installer, stops the install unless the operator lets it be adopted (the
 reference installer refused to install over an existing service)."""
 
-from installer.components import COMPONENTS, Component
+from installer.catalogue import Component, components_of
 from precheck.model import Context, HostObservation, fail, ok
 from precheck.registry import check
 
 
-def expected_components(obs: HostObservation) -> list[Component]:
-    return [c for c in COMPONENTS if set(c.groups) & set(obs.groups)]
+def expected_components(obs: HostObservation, ctx: Context) -> list[Component]:
+    return [c for c in components_of(ctx.cfg, obs.host) if c.adoptable]
 
 
 @check("existing_install", "existing")
@@ -17,7 +17,7 @@ def existing_install(obs: HostObservation, ctx: Context):
     facts = obs.probe.get("local_facts", {})
     adopt = set(ctx.cfg.cluster.adopt)
     foreign, adopted, ours = [], [], []
-    for component in expected_components(obs):
+    for component in expected_components(obs, ctx):
         found = seen.get(component.name, {})
         if not found.get("present"):
             continue

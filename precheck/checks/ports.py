@@ -1,7 +1,7 @@
 """Ports: every port a host's components need is free, or held by that component as this
-installer put it there. The ports come from installer.ports, the one table."""
+installer put it there. The ports come from the catalogue (installer.ports)."""
 
-from installer.components import owner_of_port
+from installer.catalogue import owner_of_port
 from installer.ports import host_ports
 from precheck.model import Context, HostObservation, fail, ok
 from precheck.registry import check
@@ -24,7 +24,7 @@ def ports_free(obs: HostObservation, ctx: Context):
             continue
         owner = owner_of_port(use.section, use.key)
         process = sock.get("process") or "an unknown process"
-        if owner and process in owner.processes and (_ours(obs, owner.fact) or owner.adopt_by_default):
+        if owner and process in owner.foreign.processes and (_ours(obs, owner.fact) or owner.adopt_by_default):
             continue  # our own component, from an earlier run
         taken.append(f"{use.port}/{use.protocol} ({use.component}) is held by {process}"
                      + (f" pid {sock['pid']}" if sock.get("pid") else ""))

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from installer.ports import FIXED_PORTS, PORT_TABLE
+from installer.catalogue import CATALOGUE
 from precheck import checks  # noqa: F401 - registers the checks
 from precheck.registry import CHECKS
 
@@ -17,9 +17,8 @@ def test_every_check_is_documented():
 
 def test_every_port_of_the_table_is_documented():
     text = (TOP / "docs" / "precheck.md").read_text()
-    for uses in PORT_TABLE.values():
-        for component, section, key, _, _ in uses:
-            assert f"| {component} | `[{section}] {key}` |" in text, component
-    for uses in FIXED_PORTS.values():
-        for use in uses:
-            assert f"{use.port}/{use.protocol}" in text
+    for port in (p for c in CATALOGUE for p in c.ports):
+        if port.key is None:
+            assert f"{port.number}/{port.proto}" in text, port.label
+        else:
+            assert f"| {port.label} | `[{port.section}] {port.key}` |" in text, port.label

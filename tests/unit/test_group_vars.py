@@ -182,6 +182,9 @@ def test_consul_inputs_follow_the_config(inputs):
     assert set(services["installer"]) == {"registry", "repo"}
     assert services["master1"]["marathon"]["check"]["http"] == "http://10.0.0.11:8080/ping"
     assert services["master1"]["marathon"]["check"]["header"]["Authorization"][0].startswith("Basic ")
+    # Consul gets no key of the catalogue's own, and no other check the Marathon credentials.
+    assert all("auth" not in s for v in services.values() for s in v.values())
+    assert [n for n, s in services["master1"].items() if "header" in s["check"]] == ["marathon"]
     assert services["master1"]["zookeeper"]["check"]["tcp"] == "10.0.0.11:2181"
     assert services["agent1"]["mesos-agent"]["port"] == 5051
     assert installer["consul_datacenter"] == "dc1"

@@ -206,12 +206,12 @@ def test_a_port_held_by_our_own_component_passes(cfg):
 def test_every_port_of_our_haproxy_passes_on_a_rerun():
     """A re-run meets HAProxy on every port the lb phase gave it: the frontends, the stats page,
     the HTTP redirect and the extra frontends."""
-    from installer.components import by_name, owner_of_port
-    from installer.ports import PORT_TABLE
+    from installer.catalogue import by_name, owner_of_port
 
     haproxy = by_name("haproxy")
-    for _, section, key, _, _ in PORT_TABLE["lb"]:
-        assert owner_of_port(section, key) is haproxy, key
+    assert haproxy.ports
+    for port in haproxy.ports:
+        assert owner_of_port(port.section, port.key) is haproxy, port.key
     assert owner_of_port("haproxy", "extra_frontends") is haproxy
 
 

@@ -64,11 +64,11 @@ def test_every_component_is_recognised_by_a_fact_a_role_writes():
     makes every re-run refuse the installer's own service as foreign."""
     import re
 
-    from installer.components import COMPONENTS
+    from installer.catalogue import CATALOGUE
 
     written = {m for path in ROLES.rglob("*.yml")
                for m in re.findall(r"facts\.d/(dcos_[a-z_]+)\.fact", path.read_text())}
-    assert {c.name: c.fact for c in COMPONENTS if c.fact not in written} == {}
+    assert {c.name: c.fact for c in CATALOGUE if c.fact not in written} == {}
 
 
 SECRET_WORDS = ("password", "secret", "token", "gossip", "auth_pass", "credential", "__marathon_auth")

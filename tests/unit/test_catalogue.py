@@ -1,0 +1,161 @@
+"""The catalogue (installer/catalogue.py) against what really installs and checks the
+components: the playbooks' `hosts:` lines (resolved by Ansible itself over the inventory the
+installer writes), the roles' own variables (unit names, fact files, the files they write),
+and the config schema. A component renamed, moved or given a new file in one place and not
+the other fails here, not on a cluster."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+
+from installer.catalogue import CATALOGUE, FAMILIES, GROUPS, by_name, consul_services, host_groups, units_of
+from installer.config import load_config
+from installer.config.schema import SECTIONS
+from installer.rundir import inventory
+from tests.unit.roles import ROLES, load_yaml, role_names, role_vars
+
+TOP = Path(__file__).resolve().parents[2]
+EXAMPLE = (TOP / "config.cfg.example").read_text()
+PLAYBOOKS = TOP / "playbooks"
+
+# The example (a separate installer host, lb on two masters, MySQL on the agents), and a
+# small cluster where the installer host is also a master and the lb host.
+SHAPES = {
+    "example": EXAMPLE,
+    "installer-on-master": re.sub(r"\[installer\]\n(#.*\n)*installer = 10\.0\.0\.5", "[installer]\nmaster1",
+                                  EXAMPLE),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SHAPES))
+def shape(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp(request.param) / "config.cfg"
+    path.write_text(SHAPES[request.param])
+    cfg = load_config(path)
+    inv = path.parent / "hosts.yml"
+    inv.write_text(yaml.safe_dump(inventory(cfg)))
+    return cfg, InventoryManager(loader=DataLoader(), sources=[str(inv)])
+
+
+def _role_plays() -> dict[str, list[str]]:
+    """role -> the host patterns of every play that applies it (roles: lists)."""
+    plays: dict[str, list[str]] = {}
+    for book in PLAYBOOKS.glob("*.yml"):
+        for play in load_yaml(book) or []:
+            for entry in play.get("roles", []):
+                role = entry["role"] if isinstance(entry, dict) else entry
+                plays.setdefault(role, []).append(play["hosts"])
+    return plays
+
+
+def test_the_shapes_are_what_they_say(shape):
+    cfg, _ = shape
+    separate = cfg.installer not in cfg.cluster_hosts()
+    assert separate == (cfg.installer.id == "installer")
+
+
+def test_every_role_installs_a_component_of_the_catalogue():
+    assert sorted({c.role for c in CATALOGUE}) == role_names()
+    assert sorted(_role_plays()) == role_names()
+
+
+@pytest.mark.parametrize("component", CATALOGUE, ids=lambda c: c.name)
+def test_the_playbooks_run_each_role_on_the_hosts_the_catalogue_names(component, shape):
+    """A play's `hosts:` line and the catalogue's groups (plus the groups where the role sets
+    up the client side only) give the same hosts, as Ansible resolves them."""
+    cfg, manager = shape
+    played = {h.name for pattern in _role_plays()[component.role] for h in manager.get_hosts(pattern)}
+    groups = set(component.groups) | set(component.clients)
+    named = {h.id for h in cfg.all_hosts() if groups & set(host_groups(cfg, h))}
+    assert played == named
+
+
+@pytest.mark.parametrize("component", CATALOGUE, ids=lambda c: c.name)
+def test_units_and_fact_are_the_roles_own(component):
+    for family in FAMILIES:
+        values = role_vars(component.role, family)
+        if component.unit_var:
+            assert values[component.unit_var] == component.units[family][0], (family, component.unit_var)
+        fact_file = values.get(f"__{component.role}_fact_file")
+        if fact_file:
+            assert Path(fact_file).name == component.fact + ".fact"
+
+
+def _role_text(role: str) -> str:
+    """Every file of the role, with its plain path variables put in (as `{{ var }}`)."""
+    texts = [p.read_text() for p in (ROLES / role).rglob("*") if p.is_file()]
+    text = "\n".join(texts)
+    values = role_vars(role, "Debian")
+    for name, value in values.items():
+        if isinstance(value, str) and "{{" not in value:
+            text = re.sub(r"\{\{ *" + re.escape(name) + r" *\}\}", value, text)
+    return text
+
+
+@pytest.mark.parametrize("component", CATALOGUE, ids=lambda c: c.name)
+def test_every_file_the_catalogue_names_is_written_by_the_role(component):
+    text = _role_text(component.role)
+    assert component.files, "the catalogue names no file of it"
+    missing = [f for f in component.files if f not in text]
+    assert not missing, f"roles/{component.role} never names {missing}"
+
+
+@pytest.mark.parametrize("component", CATALOGUE, ids=lambda c: c.name)
+def test_config_keys_and_groups_exist(component):
+    assert set(component.groups) <= set(GROUPS) and set(component.clients) <= set(GROUPS)
+    assert component.section is None or component.section in SECTIONS
+    keys = [(p.section, p.key) for p in component.ports if p.key]
+    keys += [(f.section, f.key) for f in component.data if f.section]
+    keys += [(s.probe.section, s.probe.key) for s in component.services]
+    for section, key in keys:
+        assert key in SECTIONS[section].model_fields, f"[{section}] {key}"
+    for port in component.ports:
+        assert (port.key is None) == (port.number is not None), port.label
+    assert set(component.units) == set(FAMILIES)
+
+
+def test_verify_asks_the_catalogue_for_units_not_a_list_of_its_own():
+    text = (PLAYBOOKS / "verify.yml").read_text()
+    assert "dcos_units[" in text
+    for component in CATALOGUE:
+        for unit in {u for units in component.units.values() for u in units} - {"consul", "docker"}:
+            assert f"'{unit}'" not in text, f"verify.yml names the unit {unit} itself"
+
+
+def test_each_host_gets_what_its_groups_run(shape):
+    cfg, _ = shape
+    master, agent = cfg.group("masters")[0], cfg.group("agents")[0]
+    assert {"zookeeper", "dcos-mesos-master", "dcos-marathon", "consul"} <= set(units_of(cfg, master)["Debian"])
+    assert "dcos-mesos-agent" in units_of(cfg, agent)["Debian"] and "zookeeper" not in units_of(cfg, agent)["Debian"]
+    assert "chronyd" in units_of(cfg, master)["RedHat"] and "chrony" in units_of(cfg, master)["Debian"]
+    installer_services = {s["name"] for s in consul_services(cfg, cfg.installer)}
+    assert {"registry", "repo"} <= installer_services
+    # consul-http is a server's service only
+    assert "consul-http" not in {s["name"] for s in consul_services(cfg, agent)}
+
+
+def test_a_switched_off_component_leaves_no_unit_port_or_service(tmp_path):
+    path = tmp_path / "config.cfg"
+    path.write_text(EXAMPLE.replace("enabled = true", "enabled = false")
+                    .replace("firewall = open-ports", "firewall = off"))
+    cfg = load_config(path)
+    assert not cfg.cadvisor.enabled
+    agent = cfg.group("agents")[0]
+    assert "dcos-cadvisor" not in units_of(cfg, agent)["Debian"]
+    assert "dcos-firewall" not in units_of(cfg, agent)["Debian"]
+    assert "cadvisor" not in {s["name"] for s in consul_services(cfg, agent)}
+    from installer.ports import host_ports
+    assert not [u for u in host_ports(cfg, agent) if u.section == "cadvisor"]
+
+
+def test_every_port_has_one_owner():
+    owners = {}
+    for component in CATALOGUE:
+        for port in component.ports:
+            owners.setdefault((port.section, port.key, port.proto), []).append(component.name)
+    assert {k: v for k, v in owners.items() if len(v) > 1} == {}
+    assert by_name("haproxy").name == "haproxy"
