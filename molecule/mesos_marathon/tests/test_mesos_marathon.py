@@ -7,6 +7,7 @@ that covers); ZooKeeper and Docker are real."""
 
 import base64
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -97,6 +98,25 @@ def _hosts(host):
 
     inventory = host.backend.ansible_inventory
     return {name: get_host(f"ansible://{name}?ansible_inventory={inventory}") for name in (*MASTERS, "ma1")}
+
+
+def _in(name, *command):
+    return subprocess.run(["docker", "exec", name, *command], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_flag_change_elected_a_new_leader_once(host):
+    """side_effect.yml's restart went follower, follower, leader (roles/rolling_restart): one
+    election since the first master restarted. In play order (mm1 first) it would take one
+    more each time the master restarted was leading."""
+    if _name(host) != "mm1":
+        return  # cluster-wide, once
+    # "Mon 2026-11-30 23:40:01 UTC" -> "2026-11-30 23:40:01 UTC"; one host clock for all containers
+    restarted = [_in(name, "systemctl", "show", "-p", "ActiveEnterTimestamp", "--value", "dcos-mesos-master")
+                 .strip().split(" ", 1)[1] for name in MASTERS]
+    since = min(restarted)
+    elections = {name: _in(name, "journalctl", "-u", "dcos-mesos-master", "--since", since, "-o", "cat")
+                 .count("Elected as the leading master!") for name in MASTERS}
+    assert sum(elections.values()) == 1, (since, elections)
 
 
 def test_our_units_run_and_the_package_units_are_masked(host):
