@@ -16,8 +16,8 @@ from installer.runner import PhaseResult, Run
 
 
 def _precheck_report(console: Console, ev: dict[str, Any]) -> None:
-    from precheck.model import Result
-    from precheck.report import render
+    from installer.precheck.model import Result
+    from installer.precheck.report import render
 
     render(console, [Result.from_dict(r) for r in ev["results"]], ev["hosts"])
     if ev["passed"]:

@@ -7,21 +7,16 @@ run directory, with structured events. install.sh and a portal use this same cla
     run.status(); run.cancel(); run.wait()
 """
 
-import fcntl
 import json
-import os
 import queue
 import re
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import ansible_runner
 
 from installer import hostlock
 from installer.bundle import verify_bundle
@@ -30,6 +25,12 @@ from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
 from installer.phases import Phase, select
+from installer.playbook import BOUND_BIN, Ansible
+from installer.precheck.evaluate import blocking, evaluate
+from installer.precheck.gather import Collector
+from installer.precheck.model import Context
+from installer.precheck.report import as_json, summary
+from installer.precheck.spec import gather_spec
 from installer.rundir import (
     RunDir,
     create_run_dir,
@@ -42,13 +43,12 @@ from installer.rundir import (
     unsafe_yaml,
     write_json,
 )
+from installer.runlock import ClusterLock, RunBusy
 from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
-# installer/bin/ansible-playbook, first in the PATH of every run: the real one, bound to this
-# process (it and its workers get SIGTERM when the installer dies).
-BOUND_BIN = Path(__file__).resolve().parent / "bin"
+__all__ = ["BOUND_BIN", "PhaseResult", "Run", "RunBusy", "RunOptions", "RunStatus"]
 
 
 def _shown(path: Path) -> str:
@@ -57,10 +57,6 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path.resolve())
-
-
-class RunBusy(Exception):
-    """Another run of the same cluster holds the lock."""
 
 
 @dataclass
@@ -123,20 +119,6 @@ def _journal_tails(text: str, budget: int = 4000) -> str:
     return "\n".join(kept)
 
 
-def _orphan_playbook(lock_text: str) -> int | None:
-    """The ansible-playbook an earlier (killed) installer recorded in the lock file, if it
-    still runs."""
-    for line in lock_text.splitlines():
-        kind, _, pid = line.partition(" ")
-        if kind == "playbook" and pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                return None
-            return int(pid) if b"ansible-playbook" in cmdline else None
-    return None
-
-
 class Run:
     def __init__(self, cfg: Config, options: RunOptions, phases: list[Phase]):
         self.cfg = cfg
@@ -148,7 +130,8 @@ class Run:
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
         self._cancel = threading.Event()
         self._done = threading.Event()
-        self._lock_fd: int | None = None
+        self._lock: ClusterLock | None = None  # this cluster's runs on this controller (installer/runlock.py)
+        self._ansible: Ansible | None = None  # every ansible-runner call (installer/playbook.py)
         self._thread: threading.Thread | None = None
         self._started = time.time()
         self._current_phase: str | None = None
@@ -178,22 +161,8 @@ class Run:
 
     def _prepare(self) -> None:
         runs_dir = private_dir(Path(self.options.runs_dir).resolve())
-        lock_path = runs_dir / f".lock-{self.cfg.cluster.name}"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = ClusterLock.acquire(runs_dir, self.cfg.cluster.name)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").split("\n", 1)[0].strip()
-                raise RunBusy(f"another run of cluster {self.cfg.cluster.name!r} is in progress (pid "
-                              f"{holder or '?'}); wait for it or stop it first") from None
-            orphan = _orphan_playbook(os.pread(fd, 256, 0).decode(errors="replace"))
-            if orphan:
-                raise RunBusy(f"an ansible-playbook of an earlier run of {self.cfg.cluster.name!r} still runs "
-                              f"(pid {orphan}): its installer was killed. Wait for it to end, or stop it: "
-                              f"kill {orphan}")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             secrets_file, values = ensure_secrets(self.cfg, runs_dir)
             self.scrubber = scrubber_for(self.cfg, values, secrets_file)
             self.identity = identity(self.cfg, values)
@@ -205,6 +174,7 @@ class Run:
                 make_private(runs_dir / self.unfinished["run_id"])
             self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file,
                                           {**self.options.extravars, "dcos_identity": self.identity})
+            self._ansible = Ansible(self.cfg, self.run_dir, self.scrubber, lock, self._cancel.is_set)
             self._host_owner = hostlock.owner(runs_dir / "state" / self.cfg.cluster.name, self.run_dir.run_id)
             held = self._installer_host_lock(hostlock.take_script(self._host_owner))
             if held.startswith("HELD"):
@@ -213,9 +183,9 @@ class Run:
                 raise RunBusy(hostlock.refusal(held.removeprefix("HELD").strip(), self.cfg.installer.id))
             self._host_locked = held in ("TAKEN", "RETAKEN")
         except BaseException:
-            os.close(fd)  # the lock goes with it: a failed start never blocks the next one
+            lock.release()  # a failed start never blocks the next one
             raise
-        self._lock_fd = fd
+        self._lock = lock
 
     # ---- the portal API ------------------------------------------------------------------
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> None:
@@ -301,8 +271,8 @@ class Run:
             make_private(self.run_dir.path)
             self._current_phase = self._current_task = None
             self._queue.put(None)
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
+            if self._lock is not None:
+                self._lock.release()
             self._done.set()
 
     def endpoints(self) -> list[Endpoint]:
@@ -325,12 +295,6 @@ class Run:
 
     def _run_precheck(self) -> bool:
         """One parallel gather of every host, then every check on the controller."""
-        from precheck.evaluate import blocking, evaluate
-        from precheck.gather import Collector
-        from precheck.model import Context
-        from precheck.report import as_json, summary
-        from precheck.spec import gather_spec
-
         self._current_phase = "precheck"
         started = time.time()
         hosts = [h.id for h in self.cfg.all_hosts()]
@@ -339,33 +303,16 @@ class Run:
         spec_file.chmod(0o600)
         self._emit(event("precheck_start", hosts=hosts))
         collector = Collector(self.cfg)
-        log = self._open_log()
-        log.write("\n===== precheck (precheck.yml) =====\n")
-
-        recorded: list[int] = []
 
         def on_event(raw: dict[str, Any]) -> bool:
-            self.scrubber.in_place(raw)
-            if raw.get("pid") and not recorded and self._lock_fd is not None:
-                # So a later run can tell when this playbook outlived a killed installer.
-                recorded.append(raw["pid"])
-                os.ftruncate(self._lock_fd, 0)
-                os.pwrite(self._lock_fd, f"{os.getpid()}\nplaybook {raw['pid']}\n".encode(), 0)
-            if raw.get("stdout"):
-                log.write(raw["stdout"] + "\n")
             collector.feed(raw)
             return True
 
-        thread, _ = ansible_runner.run_async(
-            private_data_dir=str(self.run_dir.path), playbook="precheck.yml", ident="00-precheck",
-            extravars="env/precheck.yml", quiet=True, event_handler=on_event,
-            cancel_callback=self._cancel.is_set, suppress_output_file=True,
+        self._ansible.playbook(
+            "precheck.yml", "00-precheck", on_event, title="precheck (precheck.yml)", extravars="env/precheck.yml",
             # Fail fast on a dead host: the precheck reports it instead of retrying for minutes.
-            envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10", "ANSIBLE_SSH_RETRIES": "0"},
-            fact_cache=str(self.run_dir.path / "facts"), verbosity=self.options.verbosity or None,
-        )
-        thread.join()
-        log.close()
+            envvars=self._ansible.envvars(ANSIBLE_TIMEOUT="10", ANSIBLE_SSH_RETRIES="0"),
+            verbosity=self.options.verbosity or None)
         needs_bundle = self.options.precheck_only or any(p.name in ("repo", "registry") for p in self.phases)
         ctx = Context(cfg=self.cfg, hosts=collector.observations,
                       bundle=verify_bundle(self.cfg.repo.bundle) if needs_bundle else None,
@@ -392,61 +339,23 @@ class Run:
             if not units or asked >= limit or failure.get("status") == "unreachable":
                 continue
             asked += 1
-            out: list[str] = []
-
-            def keep(raw: dict[str, Any], out=out) -> bool:
-                res = (raw.get("event_data") or {}).get("res") or {}
-                if raw.get("event") in ("runner_on_ok", "runner_on_failed") and res.get("stdout"):
-                    out.append(self.scrubber.text(str(res["stdout"])))
-                return False  # nothing of it is kept in artifacts
-
             script = "; ".join(f"echo '--- journalctl -u {u}'; journalctl -u {u} -n {lines} --no-pager -o short-iso"
                                for u in units)
             try:
-                ansible_runner.run(
-                    private_data_dir=str(self.run_dir.path), host_pattern=failure["host"], module="shell",
-                    module_args=script, ident=f"journal-{result.phase}-{asked}", quiet=True, event_handler=keep,
-                    cancel_callback=lambda: False,
-                    envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10"}, suppress_output_file=True, timeout=60,
-                    rotate_artifacts=0)
+                out = self._ansible.command(failure["host"], script, f"journal-{result.phase}-{asked}", failed_too=True)
             except Exception as exc:
-                out.append(f"(the journal could not be read: {type(exc).__name__})")
+                out = [f"(the journal could not be read: {type(exc).__name__})"]
             if out:
                 failure["journal"] = _journal_tails(out[0])
 
     def _installer_host_lock(self, script: str) -> str:
         """Run one lock script on the installer host; its answer (TAKEN, RETAKEN, HELD ...,
         RELEASED, KEPT), or "" when the host could not be asked (the precheck then says why)."""
-        answer: list[str] = []
-
-        def keep(raw: dict[str, Any]) -> bool:
-            res = (raw.get("event_data") or {}).get("res") or {}
-            if raw.get("event") == "runner_on_ok" and res.get("stdout"):
-                answer.append(str(res["stdout"]).strip().splitlines()[-1])
-            return False  # nothing of it is kept in artifacts
-
         try:
-            ansible_runner.run(
-                private_data_dir=str(self.run_dir.path), host_pattern=self.cfg.installer.id, module="shell",
-                module_args=script, ident="host-lock", quiet=True, event_handler=keep, suppress_output_file=True,
-                # A cancel callback of our own: else ansible-runner takes over SIGINT and SIGTERM of
-                # the main thread for good, and Ctrl-C would no longer stop a run.
-                cancel_callback=lambda: False,
-                envvars={**self._envvars(), "ANSIBLE_TIMEOUT": "10", "ANSIBLE_SSH_RETRIES": "0"}, timeout=60,
-                rotate_artifacts=0)
+            answer = self._ansible.command(self.cfg.installer.id, script, "host-lock")
         except Exception:
             return ""
-        return answer[0] if answer else ""
-
-    def _open_log(self):
-        return open_private_append(self.run_dir.log_file)
-
-    def _envvars(self) -> dict[str, str]:
-        return {"PATH": os.pathsep.join([str(BOUND_BIN), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-                # Every task is bounded: a hung host fails its task (naming the host), never the run.
-                "ANSIBLE_TASK_TIMEOUT": str(self.cfg.cluster.task_timeout),
-                # What installer/bin/ansible-playbook (bound to this process) runs.
-                "DCOS_ANSIBLE_PLAYBOOK": str(Path(sys.executable).parent / "ansible-playbook")}
+        return answer[0].strip().splitlines()[-1] if answer else ""
 
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name
@@ -454,28 +363,14 @@ class Run:
         self._emit(event("phase_start", phase=phase.name, index=index, total=len(self.phases),
                          description=phase.description))
         stats: dict[str, Any] = {}
-        log = self._open_log()
-        log.write(f"\n===== phase {phase.name} ({phase.playbook}) =====\n")
-
-        recorded: list[int] = []
         busy: dict[str, str] = {}  # host -> task started and not ended (what a timeout names)
 
         def on_event(raw: dict[str, Any]) -> bool:
-            # Before anything is kept: ansible-runner writes this very dict to job_events.
-            self.scrubber.in_place(raw)
             data = raw.get("event_data") or {}
             if raw.get("event") == "runner_on_start" and data.get("host"):
                 busy[data["host"]] = data.get("task", "")
             elif raw.get("event", "").startswith("runner_on_") and data.get("host"):
                 busy.pop(data["host"], None)
-            if raw.get("pid") and not recorded and self._lock_fd is not None:
-                # So a later run can tell when this playbook outlived a killed installer.
-                recorded.append(raw["pid"])
-                os.ftruncate(self._lock_fd, 0)
-                os.pwrite(self._lock_fd, f"{os.getpid()}\nplaybook {raw['pid']}\n".encode(), 0)
-            if raw.get("stdout"):
-                log.write(raw["stdout"] + "\n")
-                log.flush()
             if raw.get("event") == "playbook_on_stats":
                 stats.update(raw.get("event_data") or {})
             ev = translate(raw, phase.name)
@@ -489,28 +384,12 @@ class Run:
             self._emit(ev)
             return True
 
-        cmdline = "--check --diff" if self.options.check else None
-        env = self._envvars()
-        thread, runner = ansible_runner.run_async(
-            private_data_dir=str(self.run_dir.path),
-            playbook=phase.playbook,
-            ident=f"{index:02d}-{phase.name}",
-            limit=self.options.limit,
-            cmdline=cmdline,
-            verbosity=self.options.verbosity or None,
-            envvars=env,
-            quiet=True,
-            event_handler=on_event,
-            cancel_callback=self._cancel.is_set,
-            rotate_artifacts=0,
-            # Ansible's raw stdout is not kept: install.log is written from the scrubbed events.
-            suppress_output_file=True,
+        runner = self._ansible.playbook(
+            phase.playbook, f"{index:02d}-{phase.name}", on_event, title=f"phase {phase.name} ({phase.playbook})",
+            limit=self.options.limit, cmdline="--check --diff" if self.options.check else None,
+            verbosity=self.options.verbosity or None, rotate_artifacts=0,
             # The whole phase is bounded too (ansible-runner stops the playbook: status timeout).
-            timeout=self.cfg.cluster.phase_timeout,
-            fact_cache=str(self.run_dir.path / "facts"),  # one fact cache for all phases of a run
-        )
-        thread.join()
-        log.close()
+            timeout=self.cfg.cluster.phase_timeout)
         result.rc = runner.rc
         result.duration = round(time.time() - result.started, 1)
         result.counts = counts_from_stats(stats)

@@ -349,8 +349,8 @@ def agents_are_given(cfg: Config) -> list[ConfigError]:
 def waivers_name_known_hosts(cfg: Config) -> list[ConfigError]:
     if cfg.precheck is None:
         return []
-    from precheck import checks  # noqa: F401 - registers the checks
-    from precheck.registry import check_names
+    from installer.precheck import checks  # noqa: F401 - registers the checks
+    from installer.precheck.registry import check_names
 
     names = check_names()
     errors = []

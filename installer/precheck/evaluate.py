@@ -1,8 +1,8 @@
 """Run every check on every host it applies to; apply the operator's waivers."""
 
-from precheck import checks  # noqa: F401 - registers the checks
-from precheck.model import Context, Result, Status
-from precheck.registry import CHECKS
+from installer.precheck import checks  # noqa: F401 - registers the checks
+from installer.precheck.model import Context, Result, Status
+from installer.precheck.registry import CHECKS
 
 
 def _waived(result: Result, waivers: list[str], ctx: Context) -> bool:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from installer.config import Config
-from precheck.model import HostObservation
+from installer.precheck.model import HostObservation
 
 MODULE = "dcos.installer.precheck_facts"
 _BECOME_WORDS = ("sudo", "privilege escalation", "become", "su:")

@@ -3,7 +3,7 @@ belongs to, and the groups it applies to."""
 
 from dataclasses import dataclass
 
-from precheck.model import CheckFn
+from installer.precheck.model import CheckFn
 
 
 @dataclass(frozen=True)

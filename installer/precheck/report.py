@@ -6,7 +6,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from precheck.model import Result, Status
+from installer.precheck.model import Result, Status
 
 _SHORT = {Status.PASS: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL"}
 _STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}

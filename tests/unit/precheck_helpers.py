@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from installer.config import load_config
-from precheck.model import Context, HostObservation
+from installer.precheck.model import Context, HostObservation
 
 CONFIG = """[cluster]
 name = pc

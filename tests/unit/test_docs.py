@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from installer.catalogue import CATALOGUE
-from precheck import checks  # noqa: F401 - registers the checks
-from precheck.registry import CHECKS
+from installer.precheck import checks  # noqa: F401 - registers the checks
+from installer.precheck.registry import CHECKS
 
 TOP = Path(__file__).resolve().parents[2]
 
@@ -22,3 +22,32 @@ def test_every_port_of_the_table_is_documented():
             assert f"{port.number}/{port.proto}" in text, port.label
         else:
             assert f"| {port.label} | `[{port.section}] {port.key}` |" in text, port.label
+
+
+def test_every_component_of_the_catalogue_is_in_the_architecture_table():
+    text = (TOP / "docs" / "architecture.md").read_text()
+    for component in CATALOGUE:
+        units = " / ".join(dict.fromkeys(", ".join(u) for u in component.units.values()))
+        assert f"| {component.name} | {component.role} |" in text, component.name
+        row = next(line for line in text.splitlines() if line.startswith(f"| {component.name} | {component.role} |"))
+        assert f"| {units} |" in row, (component.name, units)
+
+
+def test_the_build_system_packages_every_module_of_the_installer():
+    """pyproject.toml's build system finds every package of installer/ (a folder of modules
+    left out of the package list would be missing from a built wheel) and takes the version
+    from installer.__version__."""
+    import tomllib
+    from setuptools import find_packages
+
+    import installer
+
+    project = tomllib.loads((TOP / "pyproject.toml").read_text())
+    assert project["build-system"]["build-backend"] == "setuptools.build_meta"
+    found = set(find_packages(str(TOP), include=project["tool"]["setuptools"]["packages"]["find"]["include"]))
+    folders = {str(p.parent.relative_to(TOP)).replace("/", ".") for p in (TOP / "installer").rglob("*.py")}
+    assert folders <= found, folders - found
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "installer.__version__"}
+    assert installer.__version__
+    module, _, func = project["project"]["scripts"]["dcos-installer"].partition(":")
+    assert callable(getattr(__import__(module, fromlist=[func]), func))

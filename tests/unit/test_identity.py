@@ -6,9 +6,9 @@ from pathlib import Path
 
 from installer.config import load_config
 from installer.identity import differences, identity, secret_hash
+from installer.precheck.checks.identity import cluster_identity
+from installer.precheck.model import Context, HostObservation, Status
 from installer.secrets import ensure_secrets
-from precheck.checks.identity import cluster_identity
-from precheck.model import Context, HostObservation, Status
 
 TOP = Path(__file__).resolve().parents[2]
 EXAMPLE = TOP / "config.cfg.example"

@@ -4,8 +4,8 @@ and odd observations (missing facts, unparsable values) that must not crash the 
 import pytest
 
 from installer.bundle import BundleReport
-from precheck.evaluate import blocking, evaluate
-from precheck.model import Status
+from installer.precheck.evaluate import blocking, evaluate
+from installer.precheck.model import Status
 from tests.unit.precheck_helpers import GB, make_cfg, make_ctx
 
 

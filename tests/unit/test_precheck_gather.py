@@ -1,6 +1,6 @@
 """The gather's runner events become observations; failures are told apart."""
 
-from precheck.gather import Collector
+from installer.precheck.gather import Collector
 from tests.unit.precheck_helpers import make_cfg
 
 

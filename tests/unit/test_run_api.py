@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from installer import runner
+from installer import playbook, runner
 from installer.api import EXIT_INTERRUPTED, RunBusy, start_run
 from installer.rundir import create_run_dir
-from installer.secrets import ensure_secrets
+from installer.secrets import Scrubber, ensure_secrets
 
 TOP = Path(__file__).resolve().parents[2]
 EXAMPLE = TOP / "config.cfg.example"
@@ -46,7 +46,7 @@ def quiet_run(monkeypatch):
             self._finish("successful", 0, None)
         finally:
             self._queue.put(None)
-            os.close(self._lock_fd)
+            self._lock.release()
             self._done.set()
 
     monkeypatch.setattr(runner.Run, "_main", main)
@@ -79,7 +79,7 @@ def test_a_running_run_blocks_another_of_the_same_cluster(tmp_path, monkeypatch)
     def main(self):
         release.wait(30)
         self._queue.put(None)
-        os.close(self._lock_fd)
+        self._lock.release()
         self._done.set()
 
     monkeypatch.setattr(runner.Run, "_main", main)
@@ -140,7 +140,7 @@ def test_a_phase_that_times_out_names_the_hosts_still_busy(tmp_path, monkeypatch
         thread.start()
         return thread, FakeRunner()
 
-    monkeypatch.setattr(runner.ansible_runner, "run_async", run_async)
+    monkeypatch.setattr(playbook.ansible_runner, "run_async", run_async)
     run = start_run(EXAMPLE, runs_dir=tmp_path, phases=["hosts"], precheck=False)
     assert run.wait(30) == 1
     hosts = run.results[0]
@@ -240,10 +240,12 @@ def test_the_installers_own_ad_hoc_commands_leave_ctrl_c_alone(monkeypatch, tmp_
             signal_handler()
 
     monkeypatch.undo()  # the real _installer_host_lock, not the autouse stub
-    monkeypatch.setattr(runner.ansible_runner, "run", run)
+    monkeypatch.setattr(playbook.ansible_runner, "run", run)
     before = signal.getsignal(signal.SIGINT)
-    fake = types.SimpleNamespace(run_dir=types.SimpleNamespace(path=tmp_path), cfg=types.SimpleNamespace(
-        installer=types.SimpleNamespace(id="installer")), _envvars=lambda: {}, _cancel=threading.Event())
+    cfg = types.SimpleNamespace(installer=types.SimpleNamespace(id="installer"),
+                                cluster=types.SimpleNamespace(task_timeout=60))
+    ansible = playbook.Ansible(cfg, types.SimpleNamespace(path=tmp_path), Scrubber(()), None, threading.Event().is_set)
+    fake = types.SimpleNamespace(cfg=cfg, _ansible=ansible)
     runner.Run._installer_host_lock(fake, "true")
     assert seen and all(callable(k.get("cancel_callback")) for k in seen)
     assert signal.getsignal(signal.SIGINT) is before

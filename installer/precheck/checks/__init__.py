@@ -1,6 +1,6 @@
 """One module per area; importing this package registers every check."""
 
-from precheck.checks import (  # noqa: F401 - imported for their @check registrations
+from installer.precheck.checks import (  # noqa: F401 - imported for their @check registrations
     disk,
     existing,
     filesystem,

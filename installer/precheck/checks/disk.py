@@ -1,7 +1,7 @@
 """Free space and inodes on every path the install writes to on the host."""
 
-from precheck.model import Context, HostObservation, fail, ok, warn
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok, warn
+from installer.precheck.registry import check
 
 GB = 1024**3
 

@@ -3,8 +3,8 @@ there by this installer, stops the install unless the operator lets it be adopte
 reference installer refused to install over an existing service)."""
 
 from installer.catalogue import Component, components_of
-from precheck.model import Context, HostObservation, fail, ok
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok
+from installer.precheck.registry import check
 
 
 def expected_components(obs: HostObservation, ctx: Context) -> list[Component]:

@@ -1,7 +1,7 @@
 """Filesystem and kernel settings: xfs ftype under the Docker root, swap, SELinux, firewall."""
 
-from precheck.model import Context, HostObservation, fail, ok, warn
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok, warn
+from installer.precheck.registry import check
 
 DOCKER_ROOT = "/var/lib/docker"
 

@@ -3,8 +3,8 @@ in the same order, the same MySQL pair and the same secrets as the config and se
 run, or the run stops before any phase changes anything."""
 
 from installer.identity import FACT, differences
-from precheck.model import Context, HostObservation, fail, ok
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok
+from installer.precheck.registry import check
 
 _FIX = {
     "cluster": "check [cluster] name and the host list: this host is another cluster's",

@@ -2,9 +2,9 @@
 
 import re
 
-from precheck.checks.os import os_key
-from precheck.model import Context, HostObservation, fail, ok
-from precheck.registry import check
+from installer.precheck.checks.os import os_key
+from installer.precheck.model import Context, HostObservation, fail, ok
+from installer.precheck.registry import check
 
 
 def parse_kernel(text: str) -> tuple[tuple[int, ...], int]:

@@ -2,8 +2,8 @@
 other hosts' names resolve to their configured addresses (or will be in /etc/hosts)."""
 
 from installer.config.types import is_hostname
-from precheck.model import Context, HostObservation, fail, ok, warn
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok, warn
+from installer.precheck.registry import check
 
 
 def current_name(obs: HostObservation) -> str:

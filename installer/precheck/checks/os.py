@@ -1,7 +1,7 @@
 """Operating system: reachable over SSH, root through become, supported OS, systemd, Python."""
 
-from precheck.model import Context, HostObservation, fail, ok
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok
+from installer.precheck.registry import check
 
 SUPPORTED = {
     "RedHat": {"7", "8", "9"},  # RHEL, CentOS, Rocky, AlmaLinux, Oracle Linux

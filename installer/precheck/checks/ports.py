@@ -3,8 +3,8 @@ installer put it there. The ports come from the catalogue (installer.ports)."""
 
 from installer.catalogue import owner_of_port
 from installer.ports import host_ports
-from precheck.model import Context, HostObservation, fail, ok
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok
+from installer.precheck.registry import check
 
 
 def _ours(obs: HostObservation, fact: str) -> bool:

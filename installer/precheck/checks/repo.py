@@ -4,8 +4,8 @@ cluster host. Before those services exist, the checks say they will be installed
 
 import json
 
-from precheck.model import Context, HostObservation, fail, ok
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok
+from installer.precheck.registry import check
 
 REPO_FACT, REGISTRY_FACT = "dcos_repo", "dcos_registry"
 

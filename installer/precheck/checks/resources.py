@@ -1,8 +1,8 @@
 """CPU and memory per role: below the configured minimum FAILs, below DC/OS's
 recommendation (masters 4 CPUs/32 GB, agents 2 CPUs/16 GB) WARNs."""
 
-from precheck.model import Context, HostObservation, fail, ok, warn
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok, warn
+from installer.precheck.registry import check
 
 RECOMMENDED = {"masters": (4, 32), "agents": (2, 16)}
 

@@ -1,7 +1,7 @@
 """Time: the clock agrees with the installer's NTP server, which every host can reach."""
 
-from precheck.model import Context, HostObservation, fail, ok, warn
-from precheck.registry import check
+from installer.precheck.model import Context, HostObservation, fail, ok, warn
+from installer.precheck.registry import check
 
 NTP_FACT = "dcos_ntp"
 
