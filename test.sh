@@ -17,13 +17,13 @@ if [ "${1:-}" = "--fast" ]; then fast=1; shift; fi
 ensure_venv requirements-dev.txt
 
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
-tests/testbed/tools.sh
+demo/node/tools.sh
 if [ "$fast" -eq 1 ]; then
   exec pytest -m "not molecule and not integration and not e2e" "$@"
 fi
 
-tests/testbed/docker.sh
-tests/testbed/build-image.sh
+demo/node/docker.sh
+demo/node/build-image.sh
 tests/testbed/clean.sh
 # Two workers: scenarios and integration modules run two at a time (each has its own
 # containers, network and subnet); an integration module stays on one worker (its

@@ -199,7 +199,7 @@ def _demo(args) -> int | None:
             print(f"demo cluster removed (containers {cluster.prefix}-*, network {cluster.network}); "
                   f"its config, key and bundle stay in {folder}")
             return 0
-        print("demo: Docker and the node image (tests/testbed/), the bundle with the stand-in Mesos and Marathon, "
+        print("demo: Docker and the node image (demo/node/), the bundle with the stand-in Mesos and Marathon, "
               f"{len(cluster.nodes)} containers on the internal network {cluster.subnet}", flush=True)
         demo.ensure_testbed()
         args.config = str(demo.prepare(cluster, folder.resolve(), reuse=True, runs_dir=args.runs_dir))

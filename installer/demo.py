@@ -2,11 +2,11 @@
 end-to-end test and the benchmarks use.
 
 One installer host, three masters (the first two also the lb hosts), N agents: systemd
-containers of the test-bed image (tests/testbed/build-image.sh) on an `--internal` Docker
+containers of the test-bed image (demo/node/build-image.sh) on an `--internal` Docker
 network, so no host reaches a mirror and everything comes from the bundle, exactly as in an
 air-gapped data center. Each runs sshd with the sudo user `dcos`; Ansible logs in with a key
 made for the cluster. The bundle is made on this machine (which has a mirror) with the
-stand-in Mesos and Marathon packages of tests/standins/, since the real ones cannot be
+stand-in Mesos and Marathon packages of demo/standins/, since the real ones cannot be
 obtained here. The config.cfg is config.cfg.example with only the hosts, addresses, VIP and
 SSH login changed.
 """
@@ -43,7 +43,7 @@ class DemoError(Exception):
 def docker(*args: str, check: bool = True, timeout: int = 120, stdin: str | None = None,
            ) -> subprocess.CompletedProcess[str]:
     if shutil.which("docker") is None:
-        raise DemoError("docker is not installed: tests/testbed/docker.sh installs and starts it")
+        raise DemoError("docker is not installed: demo/node/docker.sh installs and starts it")
     proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False,
                           input=stdin)
     if check and proc.returncode != 0:
@@ -224,16 +224,16 @@ def make_config(example: str, hosts: dict[str, list[str]], values: dict[tuple[st
 def ensure_testbed() -> None:
     """Docker running and the node image built (the test bed's own scripts; root or sudo)."""
     for script in ("docker.sh", "build-image.sh"):
-        proc = subprocess.run(["bash", str(TOP / "tests" / "testbed" / script)], check=False)
+        proc = subprocess.run(["bash", str(TOP / "demo" / "node" / script)], check=False)
         if proc.returncode != 0:
-            raise DemoError(f"tests/testbed/{script} failed (exit {proc.returncode})")
+            raise DemoError(f"demo/node/{script} failed (exit {proc.returncode})")
 
 
 def build_bundle(out: Path, standins: Path) -> None:
     """The offline bundle of every component, with the stand-in Mesos and Marathon packages and
     their dependencies; resolved in the node image, so exactly what the hosts lack is in it.
     Only what is missing is downloaded again."""
-    subprocess.run([sys.executable, "-m", "tests.standins.build", str(standins)], cwd=TOP, check=True,
+    subprocess.run([sys.executable, "-m", "demo.standins.build", str(standins)], cwd=TOP, check=True,
                    stdout=subprocess.DEVNULL)
     proc = subprocess.run([str(TOP / "install.sh"), "bundle", "--target", "debian12", "--out", str(out),
                            "--image", IMAGE, "--extra-packages", str(standins)], check=False,

@@ -5,7 +5,7 @@
 # names and subnets the next run needs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$here/../../demo/node/lib.sh"
 containers=$(docker ps -aq --filter "label=$TESTBED_LABEL")
 if [ -n "$containers" ]; then
   say "removing $(echo "$containers" | wc -l) leftover container(s)"

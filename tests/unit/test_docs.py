@@ -51,3 +51,24 @@ def test_the_build_system_packages_every_module_of_the_installer():
     assert installer.__version__
     module, _, func = project["project"]["scripts"]["dcos-installer"].partition(":")
     assert callable(getattr(__import__(module, fromlist=[func]), func))
+
+
+def test_product_code_uses_nothing_of_the_test_tree():
+    """The installer, the demo it ships, the playbooks and roles run without tests/: no import
+    of a tests module and no path into tests/ (a comment citing a test is fine)."""
+    import re
+
+    USES_TESTS = r"\bfrom tests\b|\bimport tests\b|-m tests\.|[\"']tests\.|[\"'/]tests/|TOP / \"tests\""
+    used = []
+    for folder in ("installer", "demo", "playbooks", "roles", "scripts", "collections/ansible_collections/dcos"):
+        for path in (TOP / folder).rglob("*"):
+            if not path.is_file() or path.suffix not in (".py", ".sh", ".yml", ".j2", "") or "cache" in str(path):
+                continue
+            for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                code = line.split("#", 1)[0] if path.suffix in (".py", ".sh", ".yml", "") else line
+                if re.search(USES_TESTS, code):
+                    used.append(f"{path.relative_to(TOP)}:{number}: {line.strip()}")
+    for name in ("install.sh",):
+        text = (TOP / name).read_text()
+        used += [f"{name}: {line}" for line in text.splitlines() if "tests/" in line.split("#", 1)[0]]
+    assert used == []

@@ -1,5 +1,5 @@
 """Every flag the Mesos and Marathon roles put on a command line is one the real programs
-accept (tests/reference/: Mesos 1.11.0 master and agent flag lists, Marathon's options).
+accept (demo/standins/reference/: Mesos 1.11.0 master and agent flag lists, Marathon's options).
 
 The units are rendered by Ansible's own templating (role defaults + vars, like a play), and
 the flags are read back from ExecStart as systemd splits it."""
@@ -13,7 +13,7 @@ from ansible.template import Templar
 
 from tests.unit.roles import ROLES, role_vars
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "demo" / "standins" / "reference"
 ZK = "zk://10.0.0.11:2181,10.0.0.12:2181,10.0.0.13:2181/mesos"
 
 

@@ -1,5 +1,5 @@
-"""The Marathon stand-in (tests/standins/marathon/): command line like Scallop 3.3.2 and the HTTP API
-of a --disable_ha instance, against tests/reference/marathon/. No ZooKeeper, loopback only."""
+"""The Marathon stand-in (demo/standins/marathon/): command line like Scallop 3.3.2 and the HTTP API
+of a --disable_ha instance, against demo/standins/reference/marathon/. No ZooKeeper, loopback only."""
 
 import base64
 import json
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 TOP = Path(__file__).resolve().parents[2]
-SCRIPT = TOP / "tests/standins/marathon/package/usr/share/marathon/bin/marathon"
-REFERENCE = TOP / "tests/reference/marathon"
+SCRIPT = TOP / "demo/standins/marathon/package/usr/share/marathon/bin/marathon"
+REFERENCE = TOP / "demo/standins/reference/marathon"
 ZK_URL_ERROR = ("is not a valid zk url; it should formatted like zk://user:pass@host1:port1,host2:port2/path, "
                 "or zk://host1:port1,host2:port2/marathon")
 
@@ -278,7 +278,7 @@ def test_mesos_authentication_secret_and_secret_file_exclude_each_other():
                            "mesos_authentication_secret, mesos_authentication_secret_file\n")
 
 
-MESOS_SBIN = TOP / "tests/standins/mesos/package/usr/sbin"
+MESOS_SBIN = TOP / "demo/standins/mesos/package/usr/sbin"
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +290,7 @@ def mesos_master(tmp_path_factory):
     credentials.chmod(0o600)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESOS_", "LIBPROCESS_"))}
-    env["STANDIN_MESOS_FLAGS_DIR"] = str(TOP / "tests/reference/mesos-1.11.0")
+    env["STANDIN_MESOS_FLAGS_DIR"] = str(TOP / "demo/standins/reference/mesos-1.11.0")
     log = work / "master.log"
     proc = subprocess.Popen(
         [sys.executable, str(MESOS_SBIN / "mesos-master"), "--ip=127.0.0.1", f"--port={port}",

@@ -1,4 +1,4 @@
-"""The Mesos 1.11.0 test stand-in (tests/standins/mesos): flag loading with the exact texts of
+"""The Mesos 1.11.0 test stand-in (demo/standins/mesos): flag loading with the exact texts of
 reference/mesos-1.11.0/flags-behaviour.md, main() checks, and a standalone master and agent on
 loopback whose responses have the shape of the captured real responses."""
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 TOP = Path(__file__).resolve().parents[2]
-REFERENCE = TOP / "tests" / "reference" / "mesos-1.11.0"
+REFERENCE = TOP / "demo" / "standins" / "reference" / "mesos-1.11.0"
 CAPTURED = REFERENCE / "captured"
-SBIN = TOP / "tests" / "standins" / "mesos" / "package" / "usr" / "sbin"
+SBIN = TOP / "demo" / "standins" / "mesos" / "package" / "usr" / "sbin"
 
 
 def _env(**extra):
@@ -364,7 +364,7 @@ def test_sigterm_is_a_clean_exit(cluster):
 
 # --- authentication (reference/mesos-1.11.0/authentication.md) -----------------------------
 
-STANDIN_LIB = TOP / "tests" / "standins" / "mesos" / "package" / "usr" / "lib" / "mesos-standin"
+STANDIN_LIB = TOP / "demo" / "standins" / "mesos" / "package" / "usr" / "lib" / "mesos-standin"
 
 
 def _common():

@@ -2,7 +2,7 @@
 that every master names, the agent registered with it, one Marathon leader, an app stored
 through a standby; then the leaders crash or stop and new ones take over within 30 s.
 
-Mesos and Marathon here are the stand-ins of tests/standins/ (docs/testing.md says what
+Mesos and Marathon here are the stand-ins of demo/standins/ (docs/testing.md says what
 that covers); ZooKeeper and Docker are real."""
 
 import base64

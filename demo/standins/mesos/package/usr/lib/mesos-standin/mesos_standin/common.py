@@ -439,7 +439,7 @@ def setup_logging(flags, warnings_at, build_at):
     log_build(build_at)
 
 
-# --- authentication (tests/reference/mesos-1.11.0/authentication.md) ---
+# --- authentication (demo/standins/reference/mesos-1.11.0/authentication.md) ---
 
 DEFAULT_BASIC_HTTP_AUTHENTICATOR = "basic"
 

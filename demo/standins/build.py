@@ -1,10 +1,10 @@
 """Build the stand-in `mesos` and `marathon` .deb packages the tests install in place of the
 real ones (which cannot be obtained on the test machines). Never part of a real bundle.
 
-    python -m tests.standins.build OUT_DIR      # writes OUT_DIR/mesos_*.deb, marathon_*.deb
+    python -m demo.standins.build OUT_DIR      # writes OUT_DIR/mesos_*.deb, marathon_*.deb
 
-Each package is the tree under tests/standins/<name>/package/ plus the reference flag lists
-(tests/reference/), so the stand-ins accept exactly the flags the real programs accept.
+Each package is the tree under demo/standins/<name>/package/ plus the reference flag lists
+(demo/standins/reference/), so the stand-ins accept exactly the flags the real programs accept.
 Deterministic: the same sources give byte-identical packages (SOURCE_DATE_EPOCH, sorted
 tree, fixed modes), so rebuilding never changes the repository the tests serve.
 """
@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REFERENCE = HERE.parent / "reference"
+REFERENCE = HERE / "reference"
 EPOCH = "1700000000"
 
-# package -> {path inside the package: file under tests/reference}
+# package -> {path inside the package: file under demo/standins/reference}
 EXTRA_FILES = {
     "mesos": {
         "usr/share/mesos/standin/master-flags.txt": "mesos-1.11.0/master-flags.txt",

@@ -1,6 +1,6 @@
 """stout-compatible flag loading for the Mesos 1.11.0 stand-in.
 
-Follows tests/reference/mesos-1.11.0/flags-behaviour.md: command line and MESOS_* environment,
+Follows demo/standins/reference/mesos-1.11.0/flags-behaviour.md: command line and MESOS_* environment,
 sorted processing with the first error winning, aliases, --no-x, file:// values, the exact
 error texts, validators and the /flags rendering.
 """

@@ -1,4 +1,4 @@
-"""Marathon's command line as Scallop 3.3.2 parses it (tests/reference/marathon/flags.txt).
+"""Marathon's command line as Scallop 3.3.2 parses it (demo/standins/reference/marathon/flags.txt).
 
 Errors end the process like ScallopConf.errorMessageHandler: "[scallop] Error: <msg>" on stderr
 (the name in red when a console is attached), exit code 1.
