@@ -530,28 +530,39 @@ def _changed(env) -> dict:
 
 
 def test_a_dry_run_lists_the_drift_and_changes_nothing(installed):
-    """A managed file changed and a unit stopped: --check names both hosts as changing, shows
-    the file's diff, and leaves the file and the unit as they were; a real run repairs both."""
-    master, agent = _node("master3"), _node("agent1")
+    """A managed file changed, a unit stopped and a restart left pending by a run that stopped
+    before master2's turn: --check names the three hosts as changing, shows the file's diff,
+    and leaves everything as it was; a real run repairs all three (master2's ZooKeeper is
+    restarted, its marker gone)."""
+    master, agent, other = _node("master3"), _node("agent1"), _node("master2")
     zoo = "/etc/zookeeper/dcos/zoo.cfg"
+    pending = "/etc/ansible/facts.d/dcos_zookeeper.restart-pending"
     clean = master.sh(f"sha256sum {zoo}").split()[0]
     master.sh(f"echo '# drift made by the e2e test' >> {zoo}")
     drifted = master.sh(f"sha256sum {zoo}").split()[0]
     agent.sh("systemctl stop dcos-cadvisor")
+    other.sh(f"touch {pending}")
+    started = other.sh("systemctl show -p ActiveEnterTimestampMonotonic --value zookeeper").strip()
     try:
         check = _install(installed, "--yes", "--check", "--phases", "zookeeper,consul")
         assert check.returncode == 0, (check.stdout + check.stderr)[-6000:]
         changed = _changed(installed)
         assert changed.get(("zookeeper", "master3")) and changed.get(("consul", "agent1")), changed
+        assert changed.get(("zookeeper", "master2")), changed
         log = ((installed["runs"] / "latest").resolve() / "install.log").read_text()
         assert "-# drift made by the e2e test" in log  # the diff of a file that holds no secret
+        assert "would restart zookeeper on " in log
         assert master.sh(f"sha256sum {zoo}").split()[0] == drifted
         assert agent.sh("systemctl is-active dcos-cadvisor", check=False).strip() != "active"
+        assert other.sh(f"test -e {pending} && echo yes").strip() == "yes"
+        assert other.sh("systemctl show -p ActiveEnterTimestampMonotonic --value zookeeper").strip() == started
     finally:
         repair = _install(installed, "--yes", "--phases", "zookeeper,consul")
     assert repair.returncode == 0, (repair.stdout + repair.stderr)[-6000:]
     assert master.sh(f"sha256sum {zoo}").split()[0] == clean
     assert agent.sh("systemctl is-active dcos-cadvisor").strip() == "active"
+    assert other.sh(f"test -e {pending} || echo gone").strip() == "gone"
+    assert other.sh("systemctl show -p ActiveEnterTimestampMonotonic --value zookeeper").strip() != started
 
 
 def test_no_secret_in_any_run_record(installed):
