@@ -57,6 +57,9 @@ class Foreign:
     binaries: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
     processes: tuple[str, ...] = ()  # process names that may own its ports
+    # Files its role's claim refuses to install over (its `footprint`, both OS families): the
+    # precheck looks for them too, so it finds first what the role would refuse.
+    paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class Component:
 
     def evidence(self) -> dict[str, list[str]]:
         return {"units": list(self.foreign.units), "binaries": list(self.foreign.binaries),
-                "packages": list(self.foreign.packages)}
+                "packages": list(self.foreign.packages), "paths": list(self.foreign.paths)}
 
     def present_in(self, cfg: Config) -> bool:
         if self.section is not None and getattr(cfg, self.section, None) is None:
@@ -177,7 +180,8 @@ CATALOGUE: tuple[Component, ...] = (
         "docker", "docker", None, ("installer", "cluster"),
         units=_everywhere("docker"),
         foreign=Foreign(units=("docker.service",), binaries=("dockerd",),
-                        packages=("docker-ce", "docker.io", "docker", "moby-engine"), processes=("dockerd",)),
+                        packages=("docker-ce", "docker.io", "docker", "moby-engine"), processes=("dockerd",),
+                        paths=("/usr/sbin/dockerd", "/usr/bin/dockerd")),
         files=("/etc/docker/daemon.json",),
         data=(Folder("Docker's data root", path="/var/lib/docker"),),
     ),
@@ -188,7 +192,8 @@ CATALOGUE: tuple[Component, ...] = (
                Port("zookeeper quorum", "zookeeper", "peer_port", audience="masters"),
                Port("zookeeper election", "zookeeper", "election_port", audience="masters")),
         foreign=Foreign(units=("zookeeper.service",), binaries=("zkServer.sh",), packages=("zookeeper", "zookeeperd"),
-                        processes=("java",)),
+                        processes=("java",), paths=("/lib/systemd/system/zookeeper.service", "/etc/init.d/zookeeper",
+                                                    "/usr/share/java/zookeeper.jar")),
         files=("/etc/zookeeper/dcos", "/etc/systemd/system/zookeeper.service"),
         data=(Folder("ZooKeeper's data", "zookeeper", "data_dir"),),
         probe=Probe("tcp", "zookeeper", "client_port"),
@@ -199,7 +204,8 @@ CATALOGUE: tuple[Component, ...] = (
         units=_everywhere("dcos-mesos-master"), unit_var="__mesos_master_unit",
         # Without lb hosts the operator reaches it directly: admin (see installer.ports).
         ports=(Port("mesos master", "mesos", "master_port"),),
-        foreign=Foreign(units=("mesos-master.service",), binaries=("mesos-master",), processes=("mesos-master",)),
+        foreign=Foreign(units=("mesos-master.service",), binaries=("mesos-master",), processes=("mesos-master",),
+                        paths=("/usr/sbin/mesos-master",)),
         files=("/etc/dcos/mesos-master", "/etc/systemd/system/dcos-mesos-master.service"),
         data=(Folder("the Mesos master's work dir", "mesos", "master_work_dir"),
               Folder("the Mesos logs", path="/var/log/mesos")),
@@ -215,7 +221,7 @@ CATALOGUE: tuple[Component, ...] = (
         units=_everywhere("dcos-mesos-agent"), unit_var="__mesos_agent_unit",
         ports=(Port("mesos agent", "mesos", "agent_port"),),
         foreign=Foreign(units=("mesos-agent.service", "mesos-slave.service"), binaries=("mesos-agent", "mesos-slave"),
-                        processes=("mesos-agent", "mesos-slave")),
+                        processes=("mesos-agent", "mesos-slave"), paths=("/usr/sbin/mesos-agent",)),
         files=("/etc/dcos/mesos-agent", "/etc/systemd/system/dcos-mesos-agent.service"),
         data=(Folder("the Mesos agent's work dir", "mesos", "agent_work_dir"),
               Folder("the Mesos logs", path="/var/log/mesos")),
@@ -227,7 +233,7 @@ CATALOGUE: tuple[Component, ...] = (
         units=_everywhere("dcos-marathon"), unit_var="__marathon_unit",
         ports=(Port("marathon", "marathon", "port"),),
         foreign=Foreign(units=("marathon.service",), binaries=("marathon",), packages=("marathon",),
-                        processes=("java", "marathon")),
+                        processes=("java", "marathon"), paths=("/usr/share/marathon/bin/marathon",)),
         files=("/etc/marathon", "/etc/systemd/system/dcos-marathon.service"),
         # Marathon asks for its credentials on every path, /ping too.
         probe=_http("marathon", "port", "/ping", auth="marathon"),
@@ -243,7 +249,8 @@ CATALOGUE: tuple[Component, ...] = (
                Port("consul http", "consul", "http_port"),
                Port("consul dns", "consul", "dns_port", audience="local"),
                Port("consul dns (udp)", "consul", "dns_port", "udp", audience="local")),
-        foreign=Foreign(units=("consul.service",), binaries=("consul",), packages=("consul",), processes=("consul",)),
+        foreign=Foreign(units=("consul.service",), binaries=("consul",), packages=("consul",), processes=("consul",),
+                        paths=("/usr/bin/consul", "/usr/local/bin/consul", "/etc/systemd/system/consul.service")),
         files=("/etc/consul.d", "/etc/systemd/system/consul.service", "/etc/dnsmasq.d/dcos-consul.conf",
                "/etc/dnsmasq-dcos-upstream.conf", "/etc/systemd/resolved.conf.d/consul.conf"),
         data=(Folder("Consul's data", path="/var/lib/consul"),),
@@ -259,13 +266,15 @@ CATALOGUE: tuple[Component, ...] = (
                Port("haproxy stats", "haproxy", "stats_port", audience="admin"),
                Port("haproxy http redirect", "haproxy", "http_port", audience="admin")),
         # [haproxy] extra_frontends add ports of their own (installer.ports).
-        foreign=Foreign(units=("haproxy.service",), packages=("haproxy",), processes=("haproxy",)),
+        foreign=Foreign(units=("haproxy.service",), packages=("haproxy",), processes=("haproxy",),
+                        paths=("/etc/haproxy/haproxy.cfg",)),
         files=("/etc/haproxy/haproxy.cfg", "/etc/haproxy/certs/dcos.pem"),
     ),
     Component(
         "keepalived", "keepalived", "keepalived", ("lb",),
         units=_everywhere("keepalived"),
-        foreign=Foreign(units=("keepalived.service",), packages=("keepalived",), processes=("keepalived",)),
+        foreign=Foreign(units=("keepalived.service",), packages=("keepalived",), processes=("keepalived",),
+                        paths=("/etc/keepalived/keepalived.conf",)),
         files=("/etc/keepalived/keepalived.conf",),
     ),
     Component(
@@ -274,7 +283,8 @@ CATALOGUE: tuple[Component, ...] = (
         ports=(Port("mysql", "mysql", "port"),),
         foreign=Foreign(units=("mysql.service", "mysqld.service", "mariadb.service"),
                         packages=("mariadb-server", "mysql-server", "mysql-community-server"),
-                        processes=("mysqld", "mariadbd")),
+                        processes=("mysqld", "mariadbd"),
+                        paths=("/usr/sbin/mariadbd", "/usr/sbin/mysqld", "/usr/libexec/mariadbd", "/usr/libexec/mysqld")),
         files=("/etc/mysql/mariadb.conf.d/60-dcos.cnf", "/root/.my.cnf", "/usr/local/bin/dcos-mysql-vip-check"),
         data=(Folder("MySQL's data", "mysql", "data_dir"),),
         probe=Probe("tcp", "mysql", "port", interval="5s", timeout="2s"),
@@ -288,7 +298,7 @@ CATALOGUE: tuple[Component, ...] = (
         units=_everywhere("dcos-cadvisor"), unit_var="__cadvisor_unit",
         ports=(Port("cadvisor", "cadvisor", "port"),),
         foreign=Foreign(units=("cadvisor.service",), binaries=("cadvisor",), packages=("cadvisor",),
-                        processes=("cadvisor",)),
+                        processes=("cadvisor",), paths=("/usr/bin/cadvisor", "/usr/local/bin/cadvisor")),
         files=("/etc/systemd/system/dcos-cadvisor.service",),
         probe=_http("cadvisor", "port", "/healthz"),
         services=(Service("cadvisor", _http("cadvisor", "port", "/healthz")),),

@@ -164,3 +164,38 @@ def test_every_port_has_one_owner():
             owners.setdefault((port.section, port.key, port.proto), []).append(component.name)
     assert {k: v for k, v in owners.items() if len(v) > 1} == {}
     assert by_name("haproxy").name == "haproxy"
+
+
+def _claim_footprints(role: str, family: str) -> list[str] | None:
+    """The files the role's claim task refuses to install over, rendered with the role's vars."""
+    import jinja2
+
+    for path in (ROLES / role / "tasks").glob("*.yml"):
+        for task in load_yaml(path) or []:
+            claim = task.get("dcos.installer.claim") if isinstance(task, dict) else None
+            if not claim or "footprint" not in claim:
+                continue
+            values = role_vars(role, family)
+            env = jinja2.Environment()
+
+            def render(value, values=values, env=env):
+                for _ in range(3):
+                    if isinstance(value, str) and "{{" in value:
+                        rendered = env.from_string(value).render(**values)
+                        value = yaml.safe_load(rendered) if rendered.startswith("[") else rendered
+                return value
+
+            footprint = render(claim["footprint"])
+            return [render(p) for p in (footprint if isinstance(footprint, list) else [footprint])]
+    return None
+
+
+@pytest.mark.parametrize("component", CATALOGUE, ids=lambda c: c.name)
+def test_the_precheck_looks_for_what_the_role_refuses_to_install_over(component):
+    """The role's claim footprint (each OS family) and the catalogue's foreign paths, which
+    the precheck probes, are the same files: the precheck finds first what the role refuses."""
+    footprints = [_claim_footprints(component.role, family) for family in FAMILIES]
+    if footprints[0] is None:
+        assert not component.foreign.paths
+        return
+    assert set(component.foreign.paths) == {p for f in footprints for p in f}
