@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
+# The node image and Docker are the demo's (demo/node/): the product's scripts, tested here.
+SCRIPTS = Path(__file__).resolve().parents[2] / "demo" / "node"
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("testbed")]
 
 
 def _run(script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(HERE / script)], capture_output=True, text=True, check=False, timeout=600)
+    return subprocess.run([str(SCRIPTS / script)], capture_output=True, text=True, check=False, timeout=600)
 
 
 def test_second_image_build_reuses_the_image_without_debootstrap():
