@@ -112,10 +112,14 @@ class Component:
     adopt_by_default: bool = False  # present on most hosts already; managed without asking
     files: tuple[str, ...] = ()  # configuration it writes (files or folders), besides data
     data: tuple[Folder, ...] = ()
-    probe: Probe | None = None
-    services: tuple[Service, ...] = ()
+    services: tuple[Service, ...] = ()  # the first one's probe is the component's health probe
     # Only where this holds for the config (besides its section being there).
     enabled: Callable[[Config], bool] | None = None
+
+    @property
+    def probe(self) -> Probe | None:
+        """How to ask an instance whether it is healthy: its first Consul service's check."""
+        return self.services[0].probe if self.services else None
 
     @property
     def fact(self) -> str:
@@ -161,7 +165,6 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/nginx/sites-available/dcos-repo", "/etc/apt/sources.list.d/dcos.sources",
                "/etc/apt/keyrings/dcos-repo.gpg"),
         data=(Folder("the package repo", path="/srv/dcos"),),
-        probe=_http("repo", "port", "/"),
         services=(Service("repo", _http("repo", "port", "/")),),
     ),
     Component(
@@ -173,7 +176,6 @@ CATALOGUE: tuple[Component, ...] = (
                         processes=("docker-registry", "registry")),
         files=("/etc/docker/registry/config.yml", "/etc/docker/registry/tls", "/etc/docker/registry/htpasswd"),
         data=(Folder("the registry's storage", "registry", "data_dir"),),
-        probe=Probe("tcp", "registry", "port"),
         services=(Service("registry", Probe("tcp", "registry", "port")),),
     ),
     Component(
@@ -196,7 +198,6 @@ CATALOGUE: tuple[Component, ...] = (
                                                     "/usr/share/java/zookeeper.jar")),
         files=("/etc/zookeeper/dcos", "/etc/systemd/system/zookeeper.service"),
         data=(Folder("ZooKeeper's data", "zookeeper", "data_dir"),),
-        probe=Probe("tcp", "zookeeper", "client_port"),
         services=(Service("zookeeper", Probe("tcp", "zookeeper", "client_port")),),
     ),
     Component(
@@ -209,7 +210,6 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/dcos/mesos-master", "/etc/systemd/system/dcos-mesos-master.service"),
         data=(Folder("the Mesos master's work dir", "mesos", "master_work_dir"),
               Folder("the Mesos logs", path="/var/log/mesos")),
-        probe=_http("mesos", "master_port", "/health"),
         services=(Service("mesos-master", _http("mesos", "master_port", "/health")),
                   Service("mesos-master", Probe(
                       "script", "mesos", "master_port", interval="5s",
@@ -225,7 +225,6 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/dcos/mesos-agent", "/etc/systemd/system/dcos-mesos-agent.service"),
         data=(Folder("the Mesos agent's work dir", "mesos", "agent_work_dir"),
               Folder("the Mesos logs", path="/var/log/mesos")),
-        probe=_http("mesos", "agent_port", "/health"),
         services=(Service("mesos-agent", _http("mesos", "agent_port", "/health")),),
     ),
     Component(
@@ -236,7 +235,6 @@ CATALOGUE: tuple[Component, ...] = (
                         processes=("java", "marathon"), paths=("/usr/share/marathon/bin/marathon",)),
         files=("/etc/marathon", "/etc/systemd/system/dcos-marathon.service"),
         # Marathon asks for its credentials on every path, /ping too.
-        probe=_http("marathon", "port", "/ping", auth="marathon"),
         services=(Service("marathon", _http("marathon", "port", "/ping", auth="marathon")),),
     ),
     Component(
@@ -254,7 +252,6 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/consul.d", "/etc/systemd/system/consul.service", "/etc/dnsmasq.d/dcos-consul.conf",
                "/etc/dnsmasq-dcos-upstream.conf", "/etc/systemd/resolved.conf.d/consul.conf"),
         data=(Folder("Consul's data", path="/var/lib/consul"),),
-        probe=_http("consul", "http_port", "/v1/status/leader"),
         services=(Service("consul-http", _http("consul", "http_port", "/v1/status/leader"), groups=("masters",)),),
     ),
     Component(
@@ -288,7 +285,6 @@ CATALOGUE: tuple[Component, ...] = (
                                "/usr/libexec/mariadbd", "/usr/libexec/mysqld")),
         files=("/etc/mysql/mariadb.conf.d/60-dcos.cnf", "/root/.my.cnf", "/usr/local/bin/dcos-mysql-vip-check"),
         data=(Folder("MySQL's data", "mysql", "data_dir"),),
-        probe=Probe("tcp", "mysql", "port", interval="5s", timeout="2s"),
         services=(Service("mysql-{mysql_role}", Probe("tcp", "mysql", "port", interval="5s", timeout="2s")),
                   # Passes on the master only: what the mysql-vip name resolves to.
                   Service("mysql-vip", Probe("script", "mysql", "port", script="/usr/local/bin/dcos-mysql-vip-check",
@@ -301,7 +297,6 @@ CATALOGUE: tuple[Component, ...] = (
         foreign=Foreign(units=("cadvisor.service",), binaries=("cadvisor",), packages=("cadvisor",),
                         processes=("cadvisor",), paths=("/usr/bin/cadvisor", "/usr/local/bin/cadvisor")),
         files=("/etc/systemd/system/dcos-cadvisor.service",),
-        probe=_http("cadvisor", "port", "/healthz"),
         services=(Service("cadvisor", _http("cadvisor", "port", "/healthz")),),
         enabled=lambda cfg: cfg.cadvisor.enabled,
     ),
@@ -336,11 +331,6 @@ def owner_of_port(section: str, key: str | None) -> Component | None:
 def components_of(cfg: Config, host: Host) -> list[Component]:
     """The components the host runs, in catalogue order."""
     return [c for c in CATALOGUE if c.on(cfg, host)]
-
-
-def expected_on(groups: list[str]) -> list[Component]:
-    """The components hosts of these groups may run (before config switches: for probing)."""
-    return [c for c in CATALOGUE if c.adoptable and set(c.groups) & {*groups, "all"}]
 
 
 def units_of(cfg: Config, host: Host) -> dict[str, list[str]]:
