@@ -201,9 +201,11 @@ def _uninstall(args) -> int:
             _err(error)
         return EXIT_BAD_INPUT
     everything = len(hosts) == len(cfg.all_hosts())
-    print(render(cfg, plan(cfg, hosts), args.purge_data, everything), flush=True)
+    # With --json, stdout carries only the run's events: the plan goes to stderr.
+    out = sys.stderr if args.json else sys.stdout
+    print(render(cfg, plan(cfg, hosts), args.purge_data, everything), file=out, flush=True)
     if args.check:
-        print("(check mode: the run shows what would be removed and removes nothing)", flush=True)
+        print("(check mode: the run shows what would be removed and removes nothing)", file=out, flush=True)
     elif not args.yes:
         if not sys.stdin.isatty():
             _err("not asking on a non-terminal: pass --yes to uninstall without the prompt")

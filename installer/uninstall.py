@@ -133,6 +133,9 @@ def render(cfg: Config, plans: list[HostPlan], purge_data: bool, everything: boo
         if p.data:
             verb = "DELETE" if purge_data else "keep"
             lines.append(f"    {verb} data: " + "; ".join(f"{what} {path}" for what, path in p.data))
+    if not everything and any(p.host == cfg.installer for p in plans):
+        lines.append("  The installer host goes: the others lose the package repo, the registry and the NTP server "
+                     "they use (a later run needs it back first).")
     lines.append("  and on each: give back " + "; ".join(GIVEN_BACK))
     lines.append("Each host's own records decide: a component this installer did not install is never touched.")
     if not purge_data:

@@ -177,3 +177,16 @@ def test_one_run_options_for_the_cli_and_the_api(cfg, tmp_path):
     assert some.extravars["dcos_uninstall_purge_data"] is True
     assert [e["name"] for e in some.extravars["dcos_catalogue"]] == [c.name for c in CATALOGUE]
     assert run_options(cfg, cfg.all_hosts(), False).limit is None  # every host: no --limit at all
+
+
+def test_the_plan_warns_when_the_installer_host_goes_alone(cfg):
+    text = render(cfg, plan(cfg, [cfg.installer]), purge_data=False, everything=False)
+    assert "The installer host goes" in text and "the others stay" in text
+    assert "The installer host goes" not in render(cfg, plan(cfg, cfg.all_hosts()), False, True)
+
+
+def test_with_json_the_plan_goes_to_stderr(cfg_file, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main([str(cfg_file), "uninstall", "--json"]) == 2  # no --yes on a non-terminal
+    out = capsys.readouterr()
+    assert out.out == "" and "stop and remove:" in out.err
