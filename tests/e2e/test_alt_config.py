@@ -301,8 +301,8 @@ def test_a_dry_run_of_the_whole_converged_cluster_passes_and_changes_nothing(alt
 
 def test_uninstalling_one_host_with_its_data_leaves_the_others_running(alt):
     """Last: `uninstall --hosts agent2 --purge-data` (the MySQL slave and an agent, on its own
-    data folders): its components, records and data are gone; the other hosts, never in the
-    run, still run theirs."""
+    data folders): its components, records and data are gone, the Consul servers forgot it;
+    the other hosts, never in the run, still run theirs."""
     if alt["first"].returncode != 0:
         pytest.fail("the install failed")
     proc = install(alt["config"], alt["runs"], "uninstall", "--hosts", "agent2", "--purge-data", "--yes")
@@ -316,3 +316,5 @@ def test_uninstalling_one_host_with_its_data_leaves_the_others_running(alt):
     for node, unit in ((agent1, "mariadb"), (master, "zookeeper"), (master, "dcos-mesos-master")):
         assert node.sh(f"systemctl is-active {unit}", check=False).strip() == "active", (node.name, unit)
     assert master.sh("ls /etc/ansible/facts.d/dcos_zookeeper.fact").strip()
+    members = master.sh("consul members -http-addr=http://127.0.0.1:8510")
+    assert "agent1" in members and "agent2" not in members, members
