@@ -117,6 +117,9 @@ class Component:
     packages: dict[str, tuple[str, ...]] = field(default_factory=dict)
     family_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     masked: tuple[str, ...] = ()  # the package's own units its role masks (unmasked by uninstall)
+    # Its unit leaves processes running when it stops (KillMode=process: a Mesos agent's
+    # executors and tasks survive an agent restart); uninstall kills what is left in its cgroup.
+    leaves_processes: bool = False
     data: tuple[Folder, ...] = ()
     services: tuple[Service, ...] = ()  # the first one's probe is the component's health probe
     # Only where this holds for the config (besides its section being there).
@@ -241,7 +244,7 @@ CATALOGUE: tuple[Component, ...] = (
         data=(Folder("the Mesos agent's work dir", "mesos", "agent_work_dir"),
               Folder("the Mesos logs", path="/var/log/mesos")),
         services=(Service("mesos-agent", _http("mesos", "agent_port", "/health")),),
-        packages=_everywhere("mesos"), masked=("mesos-master", "mesos-slave"),
+        packages=_everywhere("mesos"), masked=("mesos-master", "mesos-slave"), leaves_processes=True,
     ),
     Component(
         "marathon", "marathon", "marathon", ("masters",),

@@ -51,7 +51,7 @@ def catalogue_vars(cfg: Config) -> list[dict[str, Any]]:
             "units": {f: list(c.units[f]) for f in FAMILIES},
             "packages": {f: list(c.packages.get(f, ())) for f in FAMILIES},
             "family_files": {f: list(c.family_files.get(f, ())) for f in FAMILIES},
-            "files": list(c.files), "masked": list(c.masked),
+            "files": list(c.files), "masked": list(c.masked), "leaves_processes": c.leaves_processes,
             "data": [d for d in data if d["path"] or d["record"]],
             "keep": c.adopt_by_default,
             # Its server is on the installer host, other hosts only use it (a record with mode client).

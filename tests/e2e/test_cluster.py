@@ -710,6 +710,14 @@ def test_uninstall_leaves_every_host_as_a_new_install_wants_it(installed):
     the hosts' own package sources are back; the precheck of a new install passes on every
     host; and a second uninstall finds nothing to do."""
     env = installed
+    # The app posted earlier runs on an agent (its process, left behind by the stopped agent
+    # unit as Mesos wants for recovery, must go with the uninstall).
+    agents = CLUSTER.group("agent")
+
+    def sleeper_on() -> list[str]:
+        return [a.name for a in agents if a.sh("pgrep -f 'slee[p] 3600' || true", check=False).strip()]
+
+    _wait(sleeper_on, 60, what="the e2e app's task running on an agent")
     refused = _install(env, "uninstall")
     assert refused.returncode == 2 and "pass --yes" in refused.stderr
     assert "stop and remove: " in refused.stdout and "keep data: " in refused.stdout
@@ -720,6 +728,7 @@ def test_uninstall_leaves_every_host_as_a_new_install_wants_it(installed):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     left = {node.name: _left_behind(node) for node in CLUSTER.nodes}
     assert left == {node.name: [] for node in CLUSTER.nodes}, left
+    assert sleeper_on() == []
     master1, agent1, installer = _node("master1"), _node("agent1"), _node("installer")
     assert master1.sh("test -d /var/lib/zookeeper/version-2 && echo kept").strip() == "kept"
     assert agent1.sh("test -d /var/lib/mysql/mysql && echo kept").strip() == "kept"
