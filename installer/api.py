@@ -6,6 +6,8 @@ validation, run directory, phases and ansible-runner calls (installer.runner.Run
     for ev in run.events(): ...                       # or run.subscribe(callback)
     run.status(); run.cancel(); run.wait()
 
+    run = start_uninstall("config.cfg", hosts="agent2")  # the same run as ./install.sh ... uninstall --yes
+
     from installer.api import validate
     validate("config.cfg")   # [] when valid, else one dict per error; no host, nothing written
 """
@@ -30,7 +32,8 @@ from installer.runner import (
 
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PRECHECK", "PHASE_NAMES",
-    "ConfigError", "ConfigInvalid", "Run", "RunBusy", "RunOptions", "RunStatus", "start_run", "validate",
+    "ConfigError", "ConfigInvalid", "Run", "RunBusy", "RunOptions", "RunStatus", "start_run", "start_uninstall",
+    "validate",
 ]
 
 
@@ -47,3 +50,19 @@ def start_run(config_path: str | Path, **options: Any) -> Run:
     error, nothing written) or RunBusy (another run of the same cluster is going on).
     options: phases, skip_phases, start_at, limit, check, verbosity, runs_dir."""
     return Run.start(Path(config_path), RunOptions(**options))
+
+
+def start_uninstall(config_path: str | Path, hosts: str | None = None, purge_data: bool = False,
+                    **options: Any) -> Run:
+    """Uninstall (./install.sh config.cfg uninstall --yes): every host, or the comma-separated
+    `hosts` (names or addresses of config.cfg). Raises ConfigInvalid for a bad config or a bad
+    host list (some masters but not all, an unknown host), RunBusy as start_run.
+    options: check, verbosity, runs_dir."""
+    from installer.config import load_config
+    from installer.uninstall import run_options, select_hosts
+
+    cfg = load_config(Path(config_path))
+    chosen, errors = select_hosts(cfg, hosts)
+    if errors:
+        raise ConfigInvalid([ConfigError(file=Path(config_path), message=e, section="hosts") for e in errors])
+    return Run.start(cfg, run_options(cfg, chosen, purge_data, **options))

@@ -111,6 +111,15 @@ class Component:
     adoptable: bool = True  # named in [cluster] adopt (a foreign install of it can exist)
     adopt_by_default: bool = False  # present on most hosts already; managed without asking
     files: tuple[str, ...] = ()  # configuration it writes (files or folders), besides data
+    # What uninstall takes off a host besides `files`, per OS family: the packages that are the
+    # component (with the ones that carry its foreign evidence, so that a new install's precheck
+    # passes after) and files of one family only.
+    packages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    family_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    masked: tuple[str, ...] = ()  # the package's own units its role masks (unmasked by uninstall)
+    # Its unit leaves processes running when it stops (KillMode=process: a Mesos agent's
+    # executors and tasks survive an agent restart); uninstall kills what is left in its cgroup.
+    leaves_processes: bool = False
     data: tuple[Folder, ...] = ()
     services: tuple[Service, ...] = ()  # the first one's probe is the component's health probe
     # Only where this holds for the config (besides its section being there).
@@ -156,6 +165,7 @@ CATALOGUE: tuple[Component, ...] = (
         foreign=Foreign(units=("chrony.service", "chronyd.service"), packages=("chrony",), processes=("chronyd",)),
         adopt_by_default=True,
         files=("/etc/chrony/chrony.conf",),
+        # Kept by uninstall (time keeps being kept): adopted by default, most hosts had it before.
     ),
     Component(
         "nginx", "repo", "repo", ("installer",), clients=("cluster",),
@@ -166,6 +176,9 @@ CATALOGUE: tuple[Component, ...] = (
                "/etc/apt/keyrings/dcos-repo.gpg"),
         data=(Folder("the package repo", path="/srv/dcos"),),
         services=(Service("repo", _http("repo", "port", "/")),),
+        packages={"Debian": ("nginx", "nginx-common"), "RedHat": ("nginx",)},
+        family_files={"RedHat": ("/etc/nginx/conf.d/dcos-repo.conf", "/etc/yum.repos.d/dcos.repo",
+                                 "/etc/pki/rpm-gpg/RPM-GPG-KEY-dcos-repo")},
     ),
     Component(
         "docker-registry", "registry", "registry", ("installer",), clients=("cluster",),
@@ -177,6 +190,7 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/docker/registry/config.yml", "/etc/docker/registry/tls", "/etc/docker/registry/htpasswd"),
         data=(Folder("the registry's storage", "registry", "data_dir"),),
         services=(Service("registry", Probe("tcp", "registry", "port")),),
+        packages={"Debian": ("docker-registry",), "RedHat": ("docker-distribution",)},
     ),
     Component(
         "docker", "docker", None, ("installer", "cluster"),
@@ -186,6 +200,7 @@ CATALOGUE: tuple[Component, ...] = (
                         paths=("/usr/sbin/dockerd", "/usr/bin/dockerd")),
         files=("/etc/docker/daemon.json",),
         data=(Folder("Docker's data root", path="/var/lib/docker"),),
+        packages={"Debian": ("docker.io",), "RedHat": ("docker-ce", "docker-ce-cli")},
     ),
     Component(
         "zookeeper", "zookeeper", "zookeeper", ("masters",),
@@ -199,6 +214,8 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/zookeeper/dcos", "/etc/systemd/system/zookeeper.service"),
         data=(Folder("ZooKeeper's data", "zookeeper", "data_dir"),),
         services=(Service("zookeeper", Probe("tcp", "zookeeper", "client_port")),),
+        packages={"Debian": ("zookeeper", "libzookeeper-java"), "RedHat": ()},
+        family_files={"RedHat": ("/opt/zookeeper",)},
     ),
     Component(
         "mesos-master", "mesos_master", "mesos", ("masters",),
@@ -215,6 +232,7 @@ CATALOGUE: tuple[Component, ...] = (
                       "script", "mesos", "master_port", interval="5s",
                       script="curl -sf http://{ip}:{port}/metrics/snapshot | grep -q master/elected.:1 || exit 2"),
                       id="mesos-master-leader", tags=("leader",))),
+        packages=_everywhere("mesos"), masked=("mesos-master", "mesos-slave"),
     ),
     Component(
         "mesos-agent", "mesos_agent", "mesos", ("agents",),
@@ -226,6 +244,7 @@ CATALOGUE: tuple[Component, ...] = (
         data=(Folder("the Mesos agent's work dir", "mesos", "agent_work_dir"),
               Folder("the Mesos logs", path="/var/log/mesos")),
         services=(Service("mesos-agent", _http("mesos", "agent_port", "/health")),),
+        packages=_everywhere("mesos"), masked=("mesos-master", "mesos-slave"), leaves_processes=True,
     ),
     Component(
         "marathon", "marathon", "marathon", ("masters",),
@@ -236,6 +255,7 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/marathon", "/etc/systemd/system/dcos-marathon.service"),
         # Marathon asks for its credentials on every path, /ping too.
         services=(Service("marathon", _http("marathon", "port", "/ping", auth="marathon")),),
+        packages=_everywhere("marathon"), masked=("marathon",),
     ),
     Component(
         "consul", "consul", "consul", ("all",),
@@ -253,6 +273,8 @@ CATALOGUE: tuple[Component, ...] = (
                "/etc/dnsmasq-dcos-upstream.conf", "/etc/systemd/resolved.conf.d/consul.conf"),
         data=(Folder("Consul's data", path="/var/lib/consul"),),
         services=(Service("consul-http", _http("consul", "http_port", "/v1/status/leader"), groups=("masters",)),),
+        packages={"Debian": ("consul",), "RedHat": ()},
+        family_files={"RedHat": ("/usr/local/bin/consul",)},
     ),
     Component(
         "haproxy", "haproxy", "haproxy", ("lb",),
@@ -266,6 +288,7 @@ CATALOGUE: tuple[Component, ...] = (
         foreign=Foreign(units=("haproxy.service",), packages=("haproxy",), processes=("haproxy",),
                         paths=("/etc/haproxy/haproxy.cfg",)),
         files=("/etc/haproxy/haproxy.cfg", "/etc/haproxy/certs/dcos.pem"),
+        packages=_everywhere("haproxy"),
     ),
     Component(
         "keepalived", "keepalived", "keepalived", ("lb",),
@@ -273,6 +296,7 @@ CATALOGUE: tuple[Component, ...] = (
         foreign=Foreign(units=("keepalived.service",), packages=("keepalived",), processes=("keepalived",),
                         paths=("/etc/keepalived/keepalived.conf",)),
         files=("/etc/keepalived/keepalived.conf",),
+        packages=_everywhere("keepalived"),
     ),
     Component(
         "mysql", "mysql", "mysql", ("mysql",),
@@ -289,6 +313,7 @@ CATALOGUE: tuple[Component, ...] = (
                   # Passes on the master only: what the mysql-vip name resolves to.
                   Service("mysql-vip", Probe("script", "mysql", "port", script="/usr/local/bin/dcos-mysql-vip-check",
                                              interval="5s", timeout="4s"))),
+        packages={"Debian": ("mariadb-server", "mariadb-server-core", "galera-4"), "RedHat": ("mariadb-server",)},
     ),
     Component(
         "cadvisor", "cadvisor", "cadvisor", ("cluster",),
@@ -299,6 +324,8 @@ CATALOGUE: tuple[Component, ...] = (
         files=("/etc/systemd/system/dcos-cadvisor.service",),
         services=(Service("cadvisor", _http("cadvisor", "port", "/healthz")),),
         enabled=lambda cfg: cfg.cadvisor.enabled,
+        packages={"Debian": ("cadvisor",), "RedHat": ()}, masked=("cadvisor",),
+        family_files={"RedHat": ("/usr/local/bin/cadvisor",)},
     ),
     Component(
         "firewall", "common", "cluster", ("installer", "cluster"),

@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="install.sh", description="Install a DCOS cluster from one config file.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config.cfg describing the cluster (copy config.cfg.example)")
+    p.add_argument("command", nargs="?", choices=("install", "uninstall"), default="install",
+                   help="install (the default), or uninstall: stop and remove what this installer put on the "
+                        "hosts and give back what it changed (data folders stay unless --purge-data)")
     p.add_argument("--validate", action="store_true",
                    help="only validate config.cfg (and the files it names): no host contacted, nothing written; "
                         "exit 0 valid, 2 not (with --json: one JSON document)")
@@ -42,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start_at", metavar="PHASE", help="resume: run from this phase on")
     p.add_argument("--limit", metavar="HOSTS", help="only these hosts (Ansible --limit pattern)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before installing")
+    p.add_argument("--hosts", metavar="A,B", help="uninstall: only these hosts (names or addresses of config.cfg)")
+    p.add_argument("--purge-data", action="store_true",
+                   help="uninstall: also delete the data folders (ZooKeeper, Mesos, MySQL, the registry, Docker ...)")
     p.add_argument("--json", action="store_true", help="machine-readable events on stdout, one JSON per line "
                                                         "(with --validate: one JSON document of the errors)")
     p.add_argument("--demo", action="store_true",
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         from installer.bundler import main as bundle_main
 
         return bundle_main(argv[1:])
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)  # "config.cfg --runs-dir X uninstall" too
     if args.list_phases:
         return _list_phases()
     if args.destroy and not args.demo:
@@ -119,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if args.validate:
         return _validate(args.config, args.json)
+    if args.command == "uninstall" or args.hosts or args.purge_data:
+        return _uninstall(args)
 
     only, errors = _phase_list(args.phases, "--phases")
     skip, more = _phase_list(args.skip_phases, "--skip-phases")
@@ -159,6 +167,60 @@ def main(argv: list[str] | None = None) -> int:
 
     options = RunOptions(phases=[p.name for p in phases], limit=args.limit, check=args.check,
                          verbosity=args.verbose, runs_dir=args.runs_dir, precheck_only=args.precheck_only)
+    try:
+        run = Run.start(cfg, options)
+    except RunBusy as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    return follow(run, args)
+
+
+def _uninstall(args) -> int:
+    """./install.sh config.cfg uninstall: the plan, the question, then one run of
+    playbooks/uninstall.yml (installer/uninstall.py)."""
+    from installer.uninstall import plan, render, run_options, select_hosts
+
+    if args.command != "uninstall":
+        _err("--hosts and --purge-data go with uninstall: ./install.sh config.cfg uninstall [--hosts a,b] "
+             "[--purge-data]")
+        return EXIT_BAD_INPUT
+    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
+                                       ("--from", args.start_at), ("--limit", args.limit),
+                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo)) if given]
+    if wrong:
+        _err(f"{', '.join(wrong)}: not with uninstall (choose hosts with --hosts)")
+        return EXIT_BAD_INPUT
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigInvalid as exc:
+        _print_errors(args.config, exc.errors)
+        return EXIT_BAD_INPUT
+    hosts, errors = select_hosts(cfg, args.hosts)
+    if errors:
+        for error in errors:
+            _err(error)
+        return EXIT_BAD_INPUT
+    everything = len(hosts) == len(cfg.all_hosts())
+    # With --json, stdout carries only the run's events: the plan goes to stderr.
+    out = sys.stderr if args.json else sys.stdout
+    print(render(cfg, plan(cfg, hosts), args.purge_data, everything), file=out, flush=True)
+    if args.check:
+        print("(check mode: the run shows what would be removed and removes nothing)", file=out, flush=True)
+    elif not args.yes:
+        if not sys.stdin.isatty():
+            _err("not asking on a non-terminal: pass --yes to uninstall without the prompt")
+            return EXIT_BAD_INPUT
+        question = (f"Type the cluster's name ({cfg.cluster.name}) to uninstall and delete the data: "
+                    if args.purge_data else "Uninstall now? [y/N] ")
+        try:
+            answer = input(question).strip()
+        except EOFError:
+            answer = ""
+        if answer != cfg.cluster.name if args.purge_data else answer.lower() not in ("y", "yes"):
+            _err("not uninstalling")
+            return EXIT_FAILED
+    options = run_options(cfg, hosts, args.purge_data, check=args.check, verbosity=args.verbose,
+                          runs_dir=args.runs_dir)
     try:
         run = Run.start(cfg, options)
     except RunBusy as exc:

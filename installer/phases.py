@@ -45,6 +45,9 @@ PHASES: tuple[Phase, ...] = (
 )
 PHASE_NAMES = tuple(p.name for p in PHASES)
 
+# Not a phase of the install: a run of its own (./install.sh config.cfg uninstall).
+UNINSTALL = Phase("uninstall", "stop and remove what this installer put on the hosts, give back what it changed")
+
 
 def by_name(name: str) -> Phase:
     for phase in PHASES:

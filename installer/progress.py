@@ -234,6 +234,11 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
         console.print(f"Fix what the precheck found (or waive a check in [precheck] waive), then run again: "
                       f"./install.sh {config_arg}", markup=False, highlight=False)
         return
+    if run.state in ("failed", "canceled") and run.options.operation == "uninstall":
+        console.print(f"Run it again after fixing the cause (what is gone stays gone): ./install.sh {config_arg} "
+                      "uninstall" + (f" --hosts {run.options.limit}" if run.options.limit else ""),
+                      markup=False, highlight=False)
+        return
     if run.state in ("failed", "canceled"):
         stopped = next((r.phase for r in run.results if r.status in ("failed", "canceled", "timeout", "running")),
                        None) or next((r.phase for r in run.results if r.status == "skipped"), None)

@@ -24,7 +24,7 @@ from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
-from installer.phases import Phase, select
+from installer.phases import UNINSTALL, Phase, select
 from installer.playbook import BOUND_BIN, Ansible
 from installer.precheck.evaluate import blocking, evaluate
 from installer.precheck.gather import Collector
@@ -71,6 +71,7 @@ class RunOptions:
     extravars: dict[str, Any] = field(default_factory=dict)
     precheck: bool = True  # check every host first; any FAIL stops the run (exit 3)
     precheck_only: bool = False
+    operation: str = "install"  # or "uninstall" (installer/uninstall.py): its own playbook, no precheck
 
 
 @dataclass
@@ -151,8 +152,12 @@ class Run:
         """Validate (raises ConfigInvalid: nothing written), then start in the background."""
         options = options or RunOptions()
         cfg = config if isinstance(config, Config) else load_config(Path(config))
-        phases = [] if options.precheck_only else [
-            p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
+        if options.operation == "uninstall":
+            # Hosts half installed or already dead are what an uninstall meets: no precheck.
+            options.precheck, phases = False, [UNINSTALL]
+        else:
+            phases = [] if options.precheck_only else [
+                p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
         run = cls(cfg, options, phases)
         run._prepare()
         run._thread = threading.Thread(target=run._main, name=f"dcos-run-{run.run_dir.run_id}", daemon=True)

@@ -297,3 +297,24 @@ def test_a_dry_run_of_the_whole_converged_cluster_passes_and_changes_nothing(alt
     found, modes = run_record_leaks(alt["runs"], needles)
     assert found == [], found[:20]
     assert modes == [], modes[:20]
+
+
+def test_uninstalling_one_host_with_its_data_leaves_the_others_running(alt):
+    """Last: `uninstall --hosts agent2 --purge-data` (the MySQL slave and an agent, on its own
+    data folders): its components, records and data are gone, the Consul servers forgot it;
+    the other hosts, never in the run, still run theirs."""
+    if alt["first"].returncode != 0:
+        pytest.fail("the install failed")
+    proc = install(alt["config"], alt["runs"], "uninstall", "--hosts", "agent2", "--purge-data", "--yes")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert "DELETE data: " in proc.stdout and "/srv/mysql" in proc.stdout
+    assert "the others stay" in proc.stdout
+    agent2, agent1, master = _node("agent2"), _node("agent1"), _node("master1")
+    gone = agent2.sh("bash -c 'ls -d /srv/mysql /srv/mesos/agent /etc/ansible/facts.d/dcos_* /etc/consul.d 2>/dev/null;"
+                     " systemctl is-active mariadb dcos-mesos-agent consul 2>/dev/null; true'", check=False)
+    assert gone.split() == ["inactive", "inactive", "inactive"], gone
+    for node, unit in ((agent1, "mariadb"), (master, "zookeeper"), (master, "dcos-mesos-master")):
+        assert node.sh(f"systemctl is-active {unit}", check=False).strip() == "active", (node.name, unit)
+    assert master.sh("ls /etc/ansible/facts.d/dcos_zookeeper.fact").strip()
+    members = master.sh("consul members -http-addr=http://127.0.0.1:8510")
+    assert "agent1" in members and "agent2" not in members, members

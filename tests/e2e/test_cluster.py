@@ -673,3 +673,71 @@ def test_failover_on_the_finished_cluster(installed):
     _wait(lambda: _resolve(slave, "mysql-vip.service.consul") == {master.ip}, 60, what="mysql-vip back on the master")
     assert times["mysql_vip_to_slave"] < 30, times
     _record("failover_seconds", {k: round(v, 1) for k, v in times.items()})
+
+
+# Units, packages and settings of ours that must be gone from every host after uninstall.
+_OUR_UNITS = ("zookeeper", "dcos-mesos-master", "dcos-mesos-agent", "dcos-marathon", "consul", "haproxy",
+              "keepalived", "mariadb", "dcos-cadvisor", "docker", "nginx", "docker-registry", "dcos-firewall")
+_OUR_PACKAGES = ("zookeeper", "libzookeeper-java", "mesos", "marathon", "consul", "haproxy", "keepalived",
+                 "mariadb-server", "mariadb-server-core", "cadvisor", "docker.io", "nginx", "nginx-common",
+                 "docker-registry")
+
+
+def _left_behind(node) -> list[str]:
+    """What an operator would look for on a host after uninstall, each found thing named."""
+    script = (
+        "ls /etc/ansible/facts.d/ 2>/dev/null | grep '^dcos_' | sed 's/^/record /';"
+        f"for u in {' '.join(_OUR_UNITS)}; do systemctl is-active -q $u && echo unit $u active;"
+        " test -e /etc/systemd/system/$u.service && echo unit file $u; done;"
+        f"for p in {' '.join(_OUR_PACKAGES)}; do dpkg-query -W -f='${{Status}}' $p 2>/dev/null"
+        " | grep -q 'ok installed' && echo package $p; done;"
+        "grep -l 'DCOS installer' /etc/hosts /etc/sysctl.d/* /etc/security/limits.d/* /etc/modules-load.d/*"
+        " /etc/systemd/system.conf.d/* 2>/dev/null | sed 's/^/managed file /';"
+        "nft list table inet dcos_installer >/dev/null 2>&1 && echo firewall table;"
+        "ls /etc/apt/sources.list.d/dcos.sources /usr/local/share/ca-certificates/dcos-registry-ca.crt 2>/dev/null"
+        " | sed 's/^/client file /';"
+        "find /etc/apt -name '*.dcos-disabled' | sed 's/^/renamed source /';"
+        "grep -qE '^nameserver 127[.]0[.]0[.]1[[:space:]]*$' /etc/resolv.conf && echo resolver 127.0.0.1;"
+        "ls /etc/dnsmasq.d/dcos-consul.conf /etc/consul.d /root/.my.cnf 2>/dev/null | sed 's/^/config /';"
+        "true")
+    return [line for line in node.sh(script, check=False).splitlines() if line.strip()]
+
+
+def test_uninstall_leaves_every_host_as_a_new_install_wants_it(installed):
+    """Last, on the cluster the tests before left (failover included): the plan and no run
+    without --yes; then uninstall every host. Nothing of ours is left (units, packages, records,
+    managed files, the firewall table, the repo and CA, the resolver), the data folders are,
+    the hosts' own package sources are back; the precheck of a new install passes on every
+    host; and a second uninstall finds nothing to do."""
+    env = installed
+    # The app posted earlier runs on an agent (its process, left behind by the stopped agent
+    # unit as Mesos wants for recovery, must go with the uninstall).
+    agents = CLUSTER.group("agent")
+
+    def sleeper_on() -> list[str]:
+        return [a.name for a in agents if a.sh("pgrep -f 'slee[p] 3600' || true", check=False).strip()]
+
+    _wait(sleeper_on, 60, what="the e2e app's task running on an agent")
+    refused = _install(env, "uninstall")
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr
+    assert "stop and remove: " in refused.stdout and "keep data: " in refused.stdout
+    assert "ZooKeeper's data /var/lib/zookeeper" in refused.stdout
+    proc = _install(env, "uninstall", "--yes")
+    _record("uninstall_seconds", round(proc.duration, 1))
+    (TOP / ".cache" / "test-logs" / "e2e-uninstall.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    left = {node.name: _left_behind(node) for node in CLUSTER.nodes}
+    assert left == {node.name: [] for node in CLUSTER.nodes}, left
+    assert sleeper_on() == []
+    master1, agent1, installer = _node("master1"), _node("agent1"), _node("installer")
+    assert master1.sh("test -d /var/lib/zookeeper/version-2 && echo kept").strip() == "kept"
+    assert agent1.sh("test -d /var/lib/mysql/mysql && echo kept").strip() == "kept"
+    assert installer.sh("test -d /srv/dcos && echo kept").strip() == "kept"
+    assert master1.sh("test -e /etc/apt/sources.list && echo back").strip() == "back"
+    assert master1.sh("systemctl is-active chrony", check=False).strip() == "active"  # time is still kept
+
+    precheck = _install(env, "--precheck-only", timeout=600)
+    assert precheck.returncode == 0, (precheck.stdout + precheck.stderr)[-6000:]
+    again = _install(env, "uninstall", "--yes")
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert _changed(env) == {}

@@ -1,5 +1,6 @@
 """mesos-agent stand-in: flags, master detection (zk:// or host:port), resources, the agent HTTP
-endpoints and registration with the leading master through the stand-in protocol."""
+endpoints, registration with the leading master through the stand-in protocol, and the tasks the
+master hands over in its answers (tasks.py)."""
 
 import json
 import os
@@ -10,13 +11,15 @@ import time
 import urllib.error
 import urllib.request
 
-from . import common, glog
+from . import common, glog, tasks
 from .common import Exit, Response, json_response
 from .flags import NS
 from .master import AGENT_CAPABILITIES
 from .metrics_keys import AGENT_KEYS
 
-HEARTBEAT_SECS = 5.0
+# The registration call is also the heartbeat and the channel of the tasks: every second, and at
+# once when a task changes state.
+HEARTBEAT_SECS = 1.0
 RETRY_SECS = 1.0
 AGENT_ENDPOINTS = ("state", "state.json", "health", "flags")
 READONLY_REALM = "mesos-agent-readonly"
@@ -51,6 +54,9 @@ class Agent:
         self.standalone = None
         self.credential = None  # (principal, secret) of --credential
         self.http_realms = {}  # realm -> {principal: secret} for --authenticate_http_*
+        self.runner = None  # tasks.Runner, once the work directory exists
+        self.dirty = False  # a task changed state since the last report
+        self.shutting_down = False  # told to shut down: no more registrations
 
     # --- startup, in src/slave/main.cpp order ---
 
@@ -77,6 +83,9 @@ class Agent:
         self.resources = self._resources()
         self.attributes = common.parse_attributes(flags.get("attributes"))
         self.agent_id = self._recover_id()
+        self.runner = tasks.Runner(work_dir, self._task_changed)
+        if self.agent_id:
+            self.runner.recover(self.agent_id)
 
         glog.info("main.cpp:614", "Starting Mesos agent")
         glog.info("slave.cpp:311", f"Mesos agent started on (1)@{self.ip}:{self.port}")
@@ -139,9 +148,37 @@ class Agent:
         return denied
 
     def terminate(self, *_):
+        """SIGTERM: the agent stops, its tasks keep running (they are recovered on restart)."""
         self.stop_event.set()
         self.wake.set()
         self.zk_wake.set()
+
+    def usr1(self, *_):
+        """SIGUSR1 (Slave::signaled): shut down as if the master asked for it, tasks killed."""
+        if not self.shutting_down:
+            self.shutting_down = True
+            threading.Thread(target=self._shutdown_tasks, args=("Received SIGUSR1 signal; unregistering and "
+                                                                "shutting down",), daemon=True).start()
+
+    def _task_changed(self):
+        self.dirty = True
+        self.wake.set()
+
+    def _shutdown_tasks(self, line):
+        """Slave::shutdown, then Slave::finalize: the tasks are killed and the 'latest' symlink is
+        removed, so that a restarted agent registers as a new agent."""
+        glog.info("slave.cpp:1002", line)
+        if self.runner is not None:
+            self.runner.kill_all(tasks.KILL_GRACE_SECS + 2)
+            if self.leader is not None and self.registered:
+                self._post(self.leader)  # the last states, while the master still listens
+        latest = os.path.join(self._meta(), "latest")
+        if os.path.islink(latest):
+            try:
+                os.unlink(latest)
+            except OSError:
+                pass
+        self.terminate()
 
     def _shutdown(self):
         glog.info("slave.cpp:1001", "Agent terminating")
@@ -362,7 +399,9 @@ class Agent:
             with self.lock:
                 leader = self.leader
                 registered = self.registered
-            if leader is not None and (not registered or time.monotonic() - last >= HEARTBEAT_SECS):
+            due = not registered or self.dirty or time.monotonic() - last >= HEARTBEAT_SECS
+            if leader is not None and due and not self.shutting_down:
+                self.dirty = False
                 self._post(leader)
                 last = time.monotonic()
             self.wake.wait(RETRY_SECS)
@@ -377,6 +416,7 @@ class Agent:
             "port": self.port,
             "resources": self.resources,
             "attributes": self.attributes,
+            "tasks": self.runner.reports() if self.runner is not None else [],
         }
         if self.credential is not None:
             payload["principal"], payload["secret"] = self.credential
@@ -393,6 +433,19 @@ class Agent:
             if exc.code == 401:
                 # Slave::_authenticate: a refused authentication ends the agent.
                 glog.exit_failure("slave.cpp:1440", f"Master {leader.get('pid')} refused authentication")
+            try:
+                refusal = json.loads(exc.read() or b"{}")
+            except ValueError:
+                refusal = {}
+            shutdown = exc.code == 403 and isinstance(refusal, dict) and refusal.get("shutdown")
+            if shutdown and not self.shutting_down:
+                # A ShutdownMessage: a DOWN machine, a gone agent, an agent removed by the master.
+                self.shutting_down = True
+                with self.lock:
+                    self.registered = False
+                message = refusal.get("message", "")
+                threading.Thread(target=self._shutdown_tasks, daemon=True, args=(
+                    f"Agent asked to shut down by {leader.get('pid')} because '{message}'",)).start()
             return False  # 403: the master dropped the registration; it is retried
         except (urllib.error.URLError, OSError, ValueError):
             with self.lock:
@@ -410,6 +463,14 @@ class Agent:
             self.agent_id = new_id
             was = self.registered
             self.registered = True
+        self.runner.set_agent(new_id)
+        for task_id in answer.get("ack") or []:
+            self.runner.acked(task_id)
+        for task_id in answer.get("kill") or []:
+            self.runner.kill(task_id)
+        for item in answer.get("launch") or []:
+            if isinstance(item, dict):
+                self.runner.launch(item)
         if not was:
             if self.credential is not None:
                 glog.info("slave.cpp:1448", f"Successfully authenticated with master {leader.get('pid')}")
@@ -471,7 +532,7 @@ class Agent:
                 "reserved_resources_full": {},
                 "unreserved_resources_full": common.resources_full(self.resources),
                 "reserved_resources_allocated": {},
-                "unreserved_resources_allocated": dict(common.ZERO_RESOURCES),
+                "unreserved_resources_allocated": self._used(),
                 "resource_providers": [],
                 "attributes": self.attributes,
             }
@@ -481,16 +542,48 @@ class Agent:
         for name in ("log_dir", "external_log_file"):
             if self.flags.get(name):
                 state[name] = self.flags.get(name)
-        state.update({"flags": self.flags.rendered(), "frameworks": [], "completed_frameworks": []})
+        state.update({"flags": self.flags.rendered(), "frameworks": self._frameworks(), "completed_frameworks": []})
         return state
+
+    def _used(self):
+        used = self.runner.used() if self.runner is not None else {}
+        return common.ordered_resources({k: round(used.get(k, 0.0), 6) for k in ("disk", "mem", "gpus", "cpus")})
+
+    def _frameworks(self):
+        """/state frameworks[].executors[]: one command executor per task, its sandbox in
+        `directory` (the real agent's keys; tasks of a framework are its executors' tasks)."""
+        frameworks = {}
+        for task in self.runner.snapshot() if self.runner is not None else []:
+            framework = frameworks.setdefault(task.framework_id, {
+                "id": task.framework_id, "executors": [], "completed_executors": []})
+            resources = common.ordered_resources({k: float(task.resources.get(k) or 0.0)
+                                                  for k in ("disk", "mem", "gpus", "cpus")})
+            task_json = {"id": task.id, "name": task.name, "framework_id": task.framework_id, "executor_id": "",
+                         "slave_id": self.agent_id, "state": task.state, "resources": resources, "role": "*",
+                         "statuses": []}
+            executor = {"id": task.id, "name": f"Command Executor (Task: {task.id}) (Command: sh -c '{task.cmd}')",
+                        "source": task.id, "container": os.path.basename(task.sandbox or ""),
+                        "directory": task.sandbox, "resources": resources, "role": "*", "type": "COMMAND",
+                        "tasks": [], "queued_tasks": [], "completed_tasks": []}
+            (executor["completed_tasks"] if task.state in tasks.TERMINAL else executor["tasks"]).append(task_json)
+            framework["executors"].append(executor)
+        return list(frameworks.values())
 
     def _metrics(self):
         metrics = dict.fromkeys(AGENT_KEYS, 0.0)
         metrics["slave/registered"] = 1.0 if self.registered else 0.0
+        running = [t for t in self.runner.snapshot() if t.state not in tasks.TERMINAL] if self.runner else []
+        for state in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"):
+            metrics["slave/tasks_" + state[len("TASK_"):].lower()] = float(sum(1 for t in running if t.state == state))
+        metrics["slave/executors_running"] = float(len(running))
+        used = self._used()
         metrics["slave/uptime_secs"] = time.time() - self.start_time
         for name in ("cpus", "mem", "disk", "gpus"):
             value = self.resources.get(name)
             metrics[f"slave/{name}_total"] = value if isinstance(value, float) else 0.0
+            metrics[f"slave/{name}_used"] = used[name]
+            if isinstance(value, float) and value:
+                metrics[f"slave/{name}_percent"] = used[name] / value
         size = self.flags.get("fetcher_cache_size")
         if isinstance(size, int):
             metrics["containerizer/fetcher/cache_size_total_bytes"] = float(size)

@@ -38,6 +38,8 @@ def main(argv):
         daemon = Agent(flags)
     signal.signal(signal.SIGTERM, daemon.terminate)
     signal.signal(signal.SIGINT, daemon.terminate)
+    if role == "agent":
+        signal.signal(signal.SIGUSR1, daemon.usr1)
     try:
         return daemon.run()
     except common.Exit as exc:

@@ -28,6 +28,9 @@ class State:
         self.zk_client = None
         self.extra_clients: list = []
         self.store = None
+        self.mesos_leader = None  # the Mesos master registered with (mesos.MesosLeader)
+        self.registrar = None
+        self.scheduler = None
         self.lock = threading.Lock()
         self._exit_lock = threading.Lock()
 
@@ -37,6 +40,7 @@ class State:
 
     def on_elected(self) -> None:
         from .mesos import Registrar, libmesos_error
+        from .scheduler import Scheduler
 
         error = libmesos_error()
         if error:
@@ -44,7 +48,10 @@ class State:
             self.fatal(1, "the native Mesos library could not be loaded")
             return
         self.elected = True
-        Registrar(self).start()
+        self.registrar = Registrar(self)
+        self.registrar.start()
+        self.scheduler = Scheduler(self)
+        self.scheduler.start()
 
     def set_mesos(self, framework_id, ui_url) -> None:
         with self.lock:
@@ -168,7 +175,7 @@ def setup_logging(level: str | None) -> None:
 def main(argv: list[str]) -> int:
     opts = parse_or_exit(argv)
     setup_logging(opts["logging_level"])
-    log.info("TEST STAND-IN for Marathon %s/%s (not the real Marathon; runs no tasks)", VERSION, BUILDREF)
+    log.info("TEST STAND-IN for Marathon %s/%s (not the real Marathon)", VERSION, BUILDREF)
     jvm = os.environ.get("STANDIN_MARATHON_JVM_ARGS", "").strip()
     if jvm:
         log.info("JVM arguments accepted and ignored: %s", jvm)

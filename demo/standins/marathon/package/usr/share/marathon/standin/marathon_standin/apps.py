@@ -222,8 +222,10 @@ def ordered(app: dict) -> dict:
     return out
 
 
-def app_info(app: dict, deployments: list) -> dict:
+def app_info(app: dict, deployments: list, counts: dict | None = None, tasks: list | None = None) -> dict:
     info = ordered(app)
-    info.update(COUNTS)
+    info.update(counts or COUNTS)
     info["deployments"] = [{"id": d} for d in deployments]
+    if tasks is not None:
+        info["tasks"] = tasks
     return info

@@ -250,13 +250,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._only(method, ("GET", "DELETE")) or self.leader(method)
         if path in ("/v2/apps", "/v2/apps/"):
             return self._only(method, ("GET", "POST")) or (self.list_apps() if method == "GET" else self.create_app())
+        if path.startswith("/v2/apps/") and path.rstrip("/").endswith("/tasks"):
+            app_id = apps.canonical_id(unquote(path[len("/v2/apps/"):].rstrip("/")[: -len("/tasks")]))
+            if self.state.store.get_app(app_id) is not None:
+                return self._only(method, ("GET",)) or self.reply_json(200, {"tasks": self._tasks(app_id)})
         if path.startswith("/v2/apps/"):
             app_id = apps.canonical_id(unquote(path[len("/v2/apps/"):]))
             return self._only(method, ("GET", "PUT", "DELETE")) or self.one_app(method, app_id)
         if path in ("/v2/deployments", "/v2/deployments/"):
             return self._only(method, ("GET",)) or self.reply_json(200, [])
         if path in ("/v2/tasks", "/v2/tasks/"):
-            return self._only(method, ("GET",)) or self.reply_json(200, {"tasks": []})
+            return self._only(method, ("GET",)) or self.reply_json(200, {"tasks": self._tasks(None)})
         return self.reply_json(404, {"message": f"URI not found: {path}"})
 
     def _only(self, method: str, allowed) -> bool:
@@ -302,12 +306,32 @@ class Handler(BaseHTTPRequestHandler):
             self.reply_json(400, {"message": "Invalid JSON", "details": [{"path": "/", "errors": [msg]}]})
             return None, False
 
+    # ---- tasks (scheduler.py) ----------------------------------------------------------------
+    def _counts(self, app_id: str):
+        scheduler = self.state.scheduler
+        return scheduler.counts(app_id) if scheduler is not None else None
+
+    def _tasks(self, app_id):
+        scheduler = self.state.scheduler
+        if scheduler is None:
+            return []
+        ports = {a["id"]: [pd.get("port") for pd in a.get("portDefinitions", []) if isinstance(pd, dict)]
+                 for a in self.state.store.list_apps()}
+        return scheduler.task_list(app_id, ports)
+
+    def _schedule_now(self) -> None:
+        if self.state.scheduler is not None:
+            self.state.scheduler.wake.set()
+
     def list_apps(self) -> None:
         result = self.state.store.list_apps()
         ids = self.query.get("id", [""])[0].lower()
         cmd = self.query.get("cmd", [""])[0]
         result = [a for a in result if ids in a["id"].lower() and cmd in (a.get("cmd") or "")]
-        self.reply_json(200, {"apps": [apps.app_info(a, []) for a in result]})
+        embed = {e for value in self.query.get("embed", []) for e in value.split(",")}
+        self.reply_json(200, {"apps": [
+            apps.app_info(a, [], self._counts(a["id"]), self._tasks(a["id"]) if "apps.tasks" in embed else None)
+            for a in result]})
 
     def _read_valid(self, body, partial=False, check_run_spec=True):
         try:
@@ -321,7 +345,7 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     def _deploy(self, app: dict) -> dict:
-        """Deployment finishes at once (no tasks): assign service ports, set versionInfo."""
+        """Deployment finishes at once (the scheduler starts the tasks): assign service ports, set versionInfo."""
         others = self.state.store.list_apps()
         deployed = apps.assign_ports(app, others, self.state.opts["local_port_min"],
                                      self.state.opts["local_port_max"])
@@ -347,6 +371,7 @@ class Handler(BaseHTTPRequestHandler):
         if not self.state.store.create_app(self._deploy(app)):
             return self.reply_json(409, {"message": f"An app with id [{app['id']}] already exists."})
         log.info("Created app %s (deployment %s)", app["id"], deployment)
+        self._schedule_now()
         self.reply_json(201, apps.app_info(app, [deployment]),
                         headers=[("Location", self._location(app["id"])), ("Marathon-Deployment-Id", deployment)])
         return None
@@ -357,7 +382,8 @@ class Handler(BaseHTTPRequestHandler):
             app = store.get_app(app_id)
             if app is None:
                 return self.reply_json(404, {"message": f"App '{app_id}' does not exist"})
-            return self.reply_json(200, {"app": apps.app_info(app, [])})
+            # GET /v2/apps/{id} embeds the app's tasks and counts (AppsResource.show).
+            return self.reply_json(200, {"app": apps.app_info(app, [], self._counts(app_id), self._tasks(app_id))})
         deployment = str(uuid.uuid4())
         version = apps.now_version()
         headers = [("Marathon-Deployment-Id", deployment)]
@@ -365,6 +391,7 @@ class Handler(BaseHTTPRequestHandler):
             if not store.delete_app(app_id):
                 return self.reply_json(404, {"message": f"App '{app_id}' does not exist"})
             log.info("Deleted app %s (deployment %s)", app_id, deployment)
+            self._schedule_now()
             return self.reply_json(200, {"version": version, "deploymentId": deployment}, headers)
         body, ok = self._json_body()  # PUT: create or update
         if not ok:
@@ -384,6 +411,7 @@ class Handler(BaseHTTPRequestHandler):
             app = apps.with_defaults({**base, **update}, self.state.opts["mesos_role"])
         app["version"] = version
         store.put_app(self._deploy(app))
+        self._schedule_now()
         result = {"version": version, "deploymentId": deployment}
         if existing is None:
             return self.reply_json(201, result, [*headers, ("Location", self._location(app_id))])

@@ -111,9 +111,15 @@ class Registrar:
         self.wake = threading.Event()
         self.scheduler_id = f"scheduler-{uuid.uuid4()}"
         self.credential = None
+        self.force = False
 
     def start(self) -> None:
         threading.Thread(target=self.run, name="mesos-registrar", daemon=True).start()
+
+    def resubscribe(self) -> None:
+        """The master does not know the framework (a new leading master): register again now."""
+        self.force = True
+        self.wake.set()
 
     def _watch(self, _event) -> None:
         self.wake.set()
@@ -178,6 +184,7 @@ class Registrar:
                 "hostname": self.opts["hostname"],
                 "webui_url": self.opts["webui_url"] or f"http://{self.state.host_port}",
                 "pid": f"{self.scheduler_id}@{own_ip}:0",
+                "capabilities": ["PARTITION_AWARE"],
             }
             if self.credential is not None:
                 body["principal"] = self.credential[0]
@@ -245,8 +252,10 @@ class Registrar:
                     log.info("Mesos leader detected: %s:%d (%s)", leader.hostname, leader.port, leader.ip)
                 current = leader
             now = time.monotonic()
-            due = leader is not None and (leader != registered_with or now - last_ok >= HEARTBEAT_SECONDS)
-            if due and (leader != last_tried or now - last_try >= 2.0):
+            due = leader is not None and (leader != registered_with or now - last_ok >= HEARTBEAT_SECONDS
+                                          or self.force)
+            if due and (leader != last_tried or now - last_try >= 2.0 or self.force):
+                self.force = False
                 last_try, last_tried = now, leader
                 try:
                     fid = self.register(leader, framework_id)
@@ -258,6 +267,7 @@ class Registrar:
                         framework_id = fid
                     registered_with, last_ok = leader, now
                     self.state.set_mesos(fid, leader.ui_url)
+                    self.state.mesos_leader = leader
                 except SchedulerError as e:
                     # MarathonScheduler.error: log, then CrashStrategy.MesosSchedulerError.
                     log.warning("Error: %s\n%s", e, FRAMEWORK_ID_HELP)
