@@ -690,7 +690,8 @@ def _left_behind(node) -> list[str]:
         f"for u in {' '.join(_OUR_UNITS)}; do systemctl is-active -q $u && echo unit $u active;"
         " test -e /etc/systemd/system/$u.service && echo unit file $u; done;"
         f"for p in {' '.join(_OUR_PACKAGES)}; do dpkg-query -W -f='${{Status}}' $p 2>/dev/null"
-        " | grep -q 'ok installed' && echo package $p; done;"
+        " | grep -qE 'ok (installed|config-files)' && echo package $p; done;"
+        "test -e /var/lib/dcos-uninstall-held && echo held data; ls -d /var/lib/*.dcos-uninstall-held 2>/dev/null;"
         "grep -l 'DCOS installer' /etc/hosts /etc/sysctl.d/* /etc/security/limits.d/* /etc/modules-load.d/*"
         " /etc/systemd/system.conf.d/* 2>/dev/null | sed 's/^/managed file /';"
         "nft list table inet dcos_installer >/dev/null 2>&1 && echo firewall table;"
@@ -718,6 +719,14 @@ def test_uninstall_leaves_every_host_as_a_new_install_wants_it(installed):
         return [a.name for a in agents if a.sh("pgrep -f 'slee[p] 3600' || true", check=False).strip()]
 
     _wait(sleeper_on, 60, what="the e2e app's task running on an agent")
+    master1, agent1, installer = _node("master1"), _node("agent1"), _node("installer")
+    # What the data folders hold now; the packages' purge scripts delete some of them (Debian's
+    # zookeeper and consul, docker.io's nuke-graph-directory.sh on a mount point, as here).
+    kept = {(master1, "/var/lib/zookeeper"), (master1, "/var/lib/consul"), (agent1, "/var/lib/docker"),
+            (agent1, "/var/lib/mysql")}
+    listing = "find {} -xdev -maxdepth 2 ! -name '*.pid' ! -name '*.lock' ! -name LOCK | sort"
+    before = {(n.name, d): n.sh(listing.format(d)) for n, d in kept}
+    assert all(len(lines.splitlines()) > 2 for lines in before.values()), before
     refused = _install(env, "uninstall")
     assert refused.returncode == 2 and "pass --yes" in refused.stderr
     assert "stop and remove: " in refused.stdout and "keep data: " in refused.stdout
@@ -729,9 +738,10 @@ def test_uninstall_leaves_every_host_as_a_new_install_wants_it(installed):
     left = {node.name: _left_behind(node) for node in CLUSTER.nodes}
     assert left == {node.name: [] for node in CLUSTER.nodes}, left
     assert sleeper_on() == []
-    master1, agent1, installer = _node("master1"), _node("agent1"), _node("installer")
-    assert master1.sh("test -d /var/lib/zookeeper/version-2 && echo kept").strip() == "kept"
-    assert agent1.sh("test -d /var/lib/mysql/mysql && echo kept").strip() == "kept"
+    after = {(n.name, d): n.sh(listing.format(d), check=False) for n, d in kept}
+    lost = {key: sorted(set(before[key].splitlines()) - set(after[key].splitlines())) for key in before}
+    assert lost == {key: [] for key in before}  # a stop may add a file (MariaDB's ib_buffer_pool), none goes
+    assert agent1.sh("mountpoint /var/lib/docker").strip() == "/var/lib/docker is a mountpoint"
     assert installer.sh("test -d /srv/dcos && echo kept").strip() == "kept"
     assert master1.sh("test -e /etc/apt/sources.list && echo back").strip() == "back"
     assert master1.sh("systemctl is-active chrony", check=False).strip() == "active"  # time is still kept

@@ -23,6 +23,9 @@ SBIN = TOP / "demo/standins/mesos/package/usr/sbin"
 MARATHON = TOP / "demo/standins/marathon/package/usr/share/marathon/bin/marathon"
 APP = {"id": "/unit/sleeper", "cmd": "echo $$ > task.pid; exec sleep 300", "cpus": 0.1, "mem": 32, "instances": 1}
 JSON = {"Content-Type": "application/json"}
+# The steps build on one cluster and on the app the first one posts: one worker runs them all,
+# in file order (./test.sh runs pytest -n 2 --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("standin_tasks")
 
 
 def _free_port():

@@ -4,6 +4,7 @@ roles/uninstall/vars over made-up records): never a component without a record o
 the package of an adopted one. The run itself is in the e2e cluster test (its last step)."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,8 @@ def _chosen(cfg, records: dict, family: str = "Debian") -> dict:
     get = lambda name: templar.template("{{ " + name + " }}")  # noqa: E731
     return {"remove": [e["name"] for e in get("__uninstall_remove")], "kept": get("__uninstall_kept"),
             "clients": get("__uninstall_clients"), "packages": get("__uninstall_packages"),
-            "units": get("__uninstall_units"), "files": get("__uninstall_files")}
+            "units": get("__uninstall_units"), "files": get("__uninstall_files"),
+            "data": get("__uninstall_data_paths")}
 
 
 def test_only_what_the_host_records_goes_dependents_first(cfg):
@@ -149,7 +151,7 @@ def test_an_adopted_component_keeps_its_package_and_service(cfg):
 
 def test_a_host_without_records_loses_nothing(cfg):
     chosen = _chosen(cfg, {"other_fact": {"x": 1}})
-    assert chosen == {"remove": [], "kept": [], "clients": [], "packages": [], "units": [], "files": []}
+    assert chosen == {"remove": [], "kept": [], "clients": [], "packages": [], "units": [], "files": [], "data": []}
 
 
 def test_redhat_hosts_lose_the_files_their_packages_would_hold(cfg):
@@ -190,3 +192,67 @@ def test_with_json_the_plan_goes_to_stderr(cfg_file, capsys, monkeypatch):
     assert main([str(cfg_file), "uninstall", "--json"]) == 2  # no --yes on a non-terminal
     out = capsys.readouterr()
     assert out.out == "" and "stop and remove:" in out.err
+
+
+def test_the_data_folders_held_from_the_purge_are_where_the_records_say(cfg):
+    records = {"dcos_zookeeper": {}, "dcos_consul": {}, "dcos_docker": {},
+               "dcos_cluster": {"data_dirs": {"zookeeper": "/data/zk"}}}
+    chosen = _chosen(cfg, records)
+    assert chosen["data"] == ["/var/lib/consul", "/data/zk", "/var/lib/docker"]  # dependents first
+
+
+HOLD = TOP / "roles" / "uninstall" / "files" / "hold-data.sh"
+
+
+def _hold(*args, state: Path, holds: Path) -> subprocess.CompletedProcess:
+    script = HOLD.read_text().replace("state=/var/lib/dcos-uninstall-held", f"state={state}")
+    script = script.replace("holds=/run/dcos-uninstall-held", f"holds={holds}")
+    return subprocess.run(["sh", "-c", script, "hold-data.sh", *args], capture_output=True, text=True, check=False)
+
+
+def test_held_data_folders_survive_a_purge_script_and_come_back(tmp_path):
+    """What Debian's zookeeper postrm does on purge (rm -rf /var/lib/zookeeper), between a hold
+    and a release: the data is back, the state forgotten, and a second release does nothing."""
+    state, holds = tmp_path / "held", tmp_path / "holds"
+    data = tmp_path / "var-lib-zookeeper"
+    (data / "version-2").mkdir(parents=True)
+    (data / "version-2" / "snapshot.0").write_text("znodes")
+    absent = tmp_path / "never-made"
+    done = _hold("hold", str(data), str(absent), state=state, holds=holds)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"held {data} at {data}.dcos-uninstall-held"
+    assert not data.exists()
+    shutil.rmtree(data, ignore_errors=True)  # the purge script
+    data.mkdir()  # a package that makes its folder again, empty
+    done = _hold("release", state=state, holds=holds)
+    assert done.returncode == 0, done.stderr
+    assert (data / "version-2" / "snapshot.0").read_text() == "znodes"
+    assert not state.exists() and not Path(f"{data}.dcos-uninstall-held").exists()
+    assert _hold("release", state=state, holds=holds).stdout == ""
+
+
+def test_a_hold_left_by_a_failed_run_is_released_before_the_next(tmp_path):
+    state, holds = tmp_path / "held", tmp_path / "holds"
+    data = tmp_path / "consul"
+    data.mkdir()
+    (data / "raft.db").write_text("peers")
+    assert _hold("hold", str(data), state=state, holds=holds).returncode == 0
+    again = _hold("hold", str(data), state=state, holds=holds)  # the run died; the next one holds again
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [f"released {data}", f"held {data} at {data}.dcos-uninstall-held"]
+    assert _hold("release", state=state, holds=holds).returncode == 0
+    assert (data / "raft.db").read_text() == "peers"
+
+
+def test_a_folder_in_the_way_of_the_release_stops_it_and_keeps_the_data(tmp_path):
+    state, holds = tmp_path / "held", tmp_path / "holds"
+    data = tmp_path / "mysql"
+    data.mkdir()
+    (data / "ibdata1").write_text("rows")
+    assert _hold("hold", str(data), state=state, holds=holds).returncode == 0
+    data.mkdir()
+    (data / "new").write_text("something made meanwhile")
+    done = _hold("release", state=state, holds=holds)
+    assert done.returncode == 1 and "is not empty" in done.stderr
+    assert (Path(f"{data}.dcos-uninstall-held") / "ibdata1").read_text() == "rows"
+    assert state.exists()  # a later release still knows where it is
