@@ -79,6 +79,9 @@ def failed_units(msg: str) -> list[str]:
     return found[:3]
 
 
+_SAY_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug")
+
+
 def translate(raw: dict[str, Any], phase: str) -> dict[str, Any] | None:
     """One ansible-runner event as one of ours, or None when it is noise."""
     name = raw.get("event")
@@ -93,8 +96,12 @@ def translate(raw: dict[str, Any], phase: str) -> dict[str, Any] | None:
         if status == "failed" and data.get("ignore_errors"):
             status = "ok"
         msg = result_message(res) if status in ("failed", "unreachable", "retry") else ""
+        # A debug task's message is written for the operator ("Say ..." tasks): shown as it is.
+        said = status == "ok" and data.get("task_action") in _SAY_ACTIONS and isinstance(res.get("msg"), str)
+        if said:
+            msg = res["msg"] if len(res["msg"]) <= MAX_VERDICT else res["msg"][:MAX_VERDICT] + "…"
         return event("host_result", phase=phase, task=data.get("task", ""), host=data.get("host", ""),
-                     status=status, msg=msg)
+                     status=status, msg=msg, **({"said": True} if said else {}))
     return None
 
 

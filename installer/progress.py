@@ -104,6 +104,8 @@ class PlainDisplay:
             self._line(f"  {ev['phase']} | {ev['task']}")
         elif kind == "host_result" and ev["status"] in ("failed", "unreachable"):
             self._line(f"  {ev['phase']} | {ev['status'].upper()} {ev['host']}: {ev['msg']}")
+        elif kind == "host_result" and ev.get("said"):
+            self._line(f"  {ev['phase']} | {ev['host']}: {ev['msg']}")
         elif kind == "host_result" and ev["status"] == "retry" and (ev["host"], ev["task"]) not in self._retrying:
             self._retrying.add((ev["host"], ev["task"]))
             self._line(f"  {ev['phase']} | waiting on {ev['host']} (retrying)")

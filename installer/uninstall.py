@@ -133,6 +133,11 @@ def render(cfg: Config, plans: list[HostPlan], purge_data: bool, everything: boo
         if p.data:
             verb = "DELETE" if purge_data else "keep"
             lines.append(f"    {verb} data: " + "; ".join(f"{what} {path}" for what, path in p.data))
+    masters_stay = not any(p.host in cfg.group("masters") for p in plans)
+    drained = [p.host.id for p in plans if p.host in cfg.group("agents")]
+    if masters_stay and drained:
+        lines.append(f"  First drained: {', '.join(drained)} (Mesos maintenance: their machines go down, Marathon "
+                     "launches their tasks elsewhere; the run waits until it has), then marked gone in Mesos.")
     if not everything and any(p.host == cfg.installer for p in plans):
         lines.append("  The installer host goes: the others lose the package repo, the registry and the NTP server "
                      "they use (a later run needs it back first).")

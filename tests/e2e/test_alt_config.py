@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from installer.demo import Node, build_bundle, remove_nodes, ssh_keypair, start_nodes
-from tests.e2e.helpers import TOP, auth, changed, http, install, run_record_leaks, summary
+from tests.e2e.helpers import TOP, auth, changed, http, install, run_record_leaks, summary, wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-alt")]
 
@@ -301,15 +301,42 @@ def test_a_dry_run_of_the_whole_converged_cluster_passes_and_changes_nothing(alt
 
 def test_uninstalling_one_host_with_its_data_leaves_the_others_running(alt):
     """Last: `uninstall --hosts agent2 --purge-data` (the MySQL slave and an agent, on its own
-    data folders): its components, records and data are gone, the Consul servers forgot it;
+    data folders) while it runs an instance of an app: the agent is drained first (Mesos
+    maintenance, machine down), so Marathon runs the instance on agent1; Mesos forgets the agent
+    and its machine; its components, records and data are gone, the Consul servers forgot it;
     the other hosts, never in the run, still run theirs."""
     if alt["first"].returncode != 0:
         pytest.fail("the install failed")
+    agent2, agent1, master = _node("agent2"), _node("agent1"), _node("master1")
+    ca, marathon = str(alt["folder"] / "certs" / "ca.crt"), auth("ops", "Alt-Marathon-Pass-1")
+    app = {"id": "/alt/sleeper", "cmd": "sleep 3600", "cpus": 0.1, "mem": 32, "instances": 2}
+    status, body = http(f"https://{VIP}:8443/v2/apps", method="POST", body=app, headers=marathon, cafile=ca)
+    assert status == 201, body
+
+    def hosts_running() -> list[str]:
+        status, body = http(f"https://{VIP}:8443/v2/apps/alt/sleeper/tasks", headers=marathon, cafile=ca)
+        assert status == 200, body
+        return sorted(t["host"] for t in body["tasks"] if t["state"] == "TASK_RUNNING")
+
+    wait(lambda: len(hosts_running()) == 2 and agent2.sh("pgrep -f 'slee[p] 3600' || true").strip(), 90,
+         what="the app's two instances running, one on agent2")
+    assert agent2.ip in hosts_running() or "agent2" in hosts_running()
     proc = install(alt["config"], alt["runs"], "uninstall", "--hosts", "agent2", "--purge-data", "--yes")
+    print(f"uninstall --hosts agent2 (drain included): {proc.duration:.1f}s")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert "drained" in proc.stdout
+    # Marathon runs both instances elsewhere; Mesos has no agent on agent2's machine and no
+    # maintenance left; the task's process is gone with the agent.
+    assert hosts_running() and all(h in (agent1.ip, "agent1") for h in hosts_running()), hosts_running()
+    wait(lambda: len(hosts_running()) == 2, 60, what="both instances running on agent1")
+    mesos = auth("opsmesos", "Alt-Mesos-Pass-1")
+    status, slaves = http(f"http://{master.ip}:5055/master/slaves", headers=mesos)
+    assert status == 200 and [s["hostname"] for s in slaves["slaves"] if s["active"]] != []
+    assert all(agent2.ip not in s["pid"] for s in slaves["slaves"] if s["active"]), slaves
+    assert http(f"http://{master.ip}:5055/master/maintenance/schedule", headers=mesos) == (200, {})
+    assert agent2.sh("pgrep -f 'slee[p] 3600' || true").strip() == ""
     assert "DELETE data: " in proc.stdout and "/srv/mysql" in proc.stdout
     assert "the others stay" in proc.stdout
-    agent2, agent1, master = _node("agent2"), _node("agent1"), _node("master1")
     gone = agent2.sh("bash -c 'ls -d /srv/mysql /srv/mesos/agent /etc/ansible/facts.d/dcos_* /etc/consul.d 2>/dev/null;"
                      " systemctl is-active mariadb dcos-mesos-agent consul 2>/dev/null; true'", check=False)
     assert gone.split() == ["inactive", "inactive", "inactive"], gone

@@ -56,3 +56,19 @@ def test_the_units_a_failure_names_are_found_for_their_journal():
         "dcos-marathon", "consul"]
     assert failed_units("see `journalctl -u docker` on agent1") == ["docker"]
     assert failed_units("HTTP 403") == []
+
+
+def test_what_a_say_task_writes_for_the_operator_is_carried_and_shown():
+    import io
+
+    from installer.progress import PlainDisplay
+
+    said = translate(_raw("runner_on_ok", task_action="ansible.builtin.debug",
+                          res={"msg": "agent2 drained: /app runs 2", "changed": False}), "uninstall")
+    assert said["said"] and said["msg"] == "agent2 drained: /app runs 2"
+    plain = translate(_raw("runner_on_ok", task_action="ansible.builtin.command", res={"msg": "", "changed": True}),
+                      "uninstall")
+    assert "said" not in plain and plain["msg"] == ""
+    out = io.StringIO()
+    PlainDisplay(out).handle(said)
+    assert out.getvalue().endswith("uninstall | m1: agent2 drained: /app runs 2\n")

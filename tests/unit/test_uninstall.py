@@ -77,6 +77,15 @@ def test_the_plan_names_each_host_what_goes_and_the_data(cfg):
     assert "keep installed" in text and "chrony" in text  # the time service stays
     purged = render(cfg, plan(cfg, hosts), purge_data=True, everything=True)
     assert "DELETE data: " in purged and cfg.zookeeper.data_dir in purged
+    assert "drained" not in text  # every host goes: nothing to drain to
+
+
+def test_agents_uninstalled_while_the_masters_stay_are_drained_first(cfg):
+    agent = cfg.group("agents")[0]
+    text = render(cfg, plan(cfg, [agent]), purge_data=False, everything=False)
+    assert f"First drained: {agent.id} (Mesos maintenance" in text
+    lb_only = [h for h in cfg.all_hosts() if h not in cfg.group("agents") and h not in cfg.group("masters")]
+    assert "drained" not in render(cfg, plan(cfg, lb_only), purge_data=False, everything=False)
 
 
 def test_bad_uninstall_commands_are_refused_before_any_host(cfg_file, capsys, monkeypatch):
