@@ -68,6 +68,10 @@ class Folder:
     section: str | None = None  # config.cfg key that sets it ...
     key: str | None = None
     path: str | None = None  # ... or a fixed folder
+    # Paths inside it that are the host's identity to the cluster, not data: they go with an
+    # uninstall even when the folder stays (a Mesos agent's checkpointed agent ID: kept, a new
+    # install would try to come back as an agent the masters marked gone).
+    identity: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,7 @@ CATALOGUE: tuple[Component, ...] = (
         foreign=Foreign(units=("mesos-agent.service", "mesos-slave.service"), binaries=("mesos-agent", "mesos-slave"),
                         processes=("mesos-agent", "mesos-slave"), paths=("/usr/sbin/mesos-agent",)),
         files=("/etc/dcos/mesos-agent", "/etc/systemd/system/dcos-mesos-agent.service"),
-        data=(Folder("the Mesos agent's work dir", "mesos", "agent_work_dir"),
+        data=(Folder("the Mesos agent's work dir", "mesos", "agent_work_dir", identity=("meta/slaves/latest",)),
               Folder("the Mesos logs", path="/var/log/mesos")),
         services=(Service("mesos-agent", _http("mesos", "agent_port", "/health")),),
         packages=_everywhere("mesos"), masked=("mesos-master", "mesos-slave"), leaves_processes=True,

@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 def _uninstall(args) -> int:
     """./install.sh config.cfg uninstall: the plan, the question, then one run of
     playbooks/uninstall.yml (installer/uninstall.py)."""
-    from installer.uninstall import plan, render, run_options, select_hosts
+    from installer.uninstall import config_lines, plan, render, render_followup, run_options, select_hosts
 
     if args.command != "uninstall":
         _err("--hosts and --purge-data go with uninstall: ./install.sh config.cfg uninstall [--hosts a,b] "
@@ -226,7 +226,11 @@ def _uninstall(args) -> int:
     except RunBusy as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    return follow(run, args)
+    code = follow(run, args)
+    if code == 0 and not everything and not args.check:
+        lines = config_lines(Path(args.config).read_text(), hosts)
+        print(render_followup(args.config, lines, hosts), file=out, flush=True)
+    return code
 
 
 def _print_errors(config: str, errors) -> None:

@@ -41,11 +41,13 @@ def catalogue_vars(cfg: Config) -> list[dict[str, Any]]:
         data = []
         for folder in c.data:
             if folder.path:
-                data.append({"what": folder.what, "path": folder.path, "record": ""})
+                data.append({"what": folder.what, "path": folder.path, "record": "",
+                             "identity": list(folder.identity)})
             else:
                 section = getattr(cfg, folder.section, None)
                 path = getattr(section, folder.key, None) if section is not None else None
-                data.append({"what": folder.what, "path": str(path) if path else "", "record": c.role})
+                data.append({"what": folder.what, "path": str(path) if path else "", "record": c.role,
+                             "identity": list(folder.identity)})
         out.append({
             "name": c.name, "fact": c.fact,
             "units": {f: list(c.units[f]) for f in FAMILIES},
@@ -147,3 +149,35 @@ def render(cfg: Config, plans: list[HostPlan], purge_data: bool, everything: boo
         lines.append("Data folders stay (a later install with the same config.cfg finds them); --purge-data deletes "
                      "them.")
     return "\n".join(lines)
+
+
+HOST_SECTIONS = ("installer", "masters", "agents", "lb")
+
+
+def config_lines(text: str, hosts: list[Host]) -> list[tuple[int, str, str]]:
+    """(line number, section, line) of config.cfg that name these hosts: their own lines in
+    the host sections, and any other key whose value names one of them ([mysql] slave = agent2).
+    config.cfg stays the one truth: the operator takes them out, the installer does not edit it."""
+    names = {str(v) for h in hosts for v in (h.id, h.name, h.ip) if v}
+    out, section = [], ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+            continue
+        key, _, value = (part.strip() for part in stripped.partition("="))
+        words = {w.strip() for w in value.replace(";", ",").split(",")}
+        if (section in HOST_SECTIONS and key in names) or words & names:
+            out.append((number, section, stripped))
+    return out
+
+
+def render_followup(config: str, lines: list[tuple[int, str, str]], hosts: list[Host]) -> str:
+    ids = ", ".join(h.id for h in hosts)
+    text = [f"{ids} uninstalled; the other hosts still list {'it' if len(hosts) == 1 else 'them'}. "
+            f"Take these lines out of {config} (or change them), then run ./install.sh {config} so they forget "
+            f"{'it' if len(hosts) == 1 else 'them'} (/etc/hosts, NTP allow lists, firewall rules, HAProxy):"]
+    text += [f"  line {number} [{section}]: {line}" for number, section, line in lines]
+    return "\n".join(text)

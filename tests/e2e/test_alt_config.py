@@ -325,6 +325,9 @@ def test_uninstalling_one_host_with_its_data_leaves_the_others_running(alt):
     print(f"uninstall --hosts agent2 (drain included): {proc.duration:.1f}s")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     assert "drained" in proc.stdout
+    # config.cfg stays the one truth: the operator is told which lines name agent2.
+    assert "agent2 uninstalled; the other hosts still list it." in proc.stdout
+    assert "[agents]: agent2 = " in proc.stdout and "[mysql]: slave = agent2" in proc.stdout
     # Marathon runs both instances elsewhere; Mesos has no agent on agent2's machine and no
     # maintenance left; the task's process is gone with the agent.
     assert hosts_running() and all(h in (agent1.ip, "agent1") for h in hosts_running()), hosts_running()

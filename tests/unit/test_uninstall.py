@@ -50,7 +50,8 @@ def test_every_removed_component_says_what_goes_for_both_families(cfg):
 
 def test_the_data_folders_follow_the_hosts_records_first(cfg):
     zookeeper = next(e for e in catalogue_vars(cfg) if e["name"] == "zookeeper")
-    assert zookeeper["data"] == [{"what": "ZooKeeper's data", "path": cfg.zookeeper.data_dir, "record": "zookeeper"}]
+    assert zookeeper["data"] == [{"what": "ZooKeeper's data", "path": cfg.zookeeper.data_dir, "record": "zookeeper",
+                                 "identity": []}]
 
 
 def test_hosts_by_name_or_address_and_the_masters_all_or_none(cfg):
@@ -134,7 +135,7 @@ def _chosen(cfg, records: dict, family: str = "Debian") -> dict:
     get = lambda name: templar.template("{{ " + name + " }}")  # noqa: E731
     return {"remove": [e["name"] for e in get("__uninstall_remove")], "kept": get("__uninstall_kept"),
             "clients": get("__uninstall_clients"), "packages": get("__uninstall_packages"),
-            "units": get("__uninstall_units"), "files": get("__uninstall_files"),
+            "units": get("__uninstall_units"), "files": get("__uninstall_files") + get("__uninstall_identity_paths"),
             "data": get("__uninstall_data_paths")}
 
 
@@ -210,6 +211,12 @@ def test_the_data_folders_held_from_the_purge_are_where_the_records_say(cfg):
     assert chosen["data"] == ["/var/lib/consul", "/data/zk", "/var/lib/docker"]  # dependents first
 
 
+def test_a_kept_agent_work_dir_loses_the_agents_id(cfg):
+    chosen = _chosen(cfg, {"dcos_mesos_agent": {}, "dcos_cluster": {"data_dirs": {"mesos_agent": "/data/agent"}}})
+    assert "/data/agent" in chosen["data"]
+    assert "/data/agent/meta/slaves/latest" in chosen["files"]
+
+
 HOLD = TOP / "roles" / "uninstall" / "files" / "hold-data.sh"
 
 
@@ -265,3 +272,21 @@ def test_a_folder_in_the_way_of_the_release_stops_it_and_keeps_the_data(tmp_path
     assert done.returncode == 1 and "is not empty" in done.stderr
     assert (Path(f"{data}.dcos-uninstall-held") / "ibdata1").read_text() == "rows"
     assert state.exists()  # a later release still knows where it is
+
+
+def test_the_operator_is_told_which_config_lines_name_the_uninstalled_hosts(cfg_file):
+    from installer.uninstall import config_lines, render_followup
+
+    text = cfg_file.read_text()  # the example has agent2, the MySQL slave
+    cfg = load_config(cfg_file)
+    agent2 = next(h for h in cfg.all_hosts() if h.id == "agent2")
+    lines = config_lines(text, [agent2])
+    assert [(section, line) for _, section, line in lines] == [("agents", "agent2 = 10.0.0.22"),
+                                                              ("mysql", "slave = agent2")]
+    number = lines[0][0]
+    assert text.splitlines()[number - 1] == "agent2 = 10.0.0.22"
+    said = render_followup("site/config.cfg", lines, [agent2])
+    assert said.splitlines()[0].startswith("agent2 uninstalled; the other hosts still list it. Take these lines out")
+    assert f"  line {number} [agents]: agent2 = 10.0.0.22" in said
+    master1 = next(h for h in cfg.all_hosts() if h.id == "master1")
+    assert ("lb", "master1") in [(s, line) for _, s, line in config_lines(text, [master1])]  # a bare name too
