@@ -722,10 +722,11 @@ def test_uninstall_leaves_every_host_as_a_new_install_wants_it(installed):
     master1, agent1, installer = _node("master1"), _node("agent1"), _node("installer")
     # What the data folders hold now; the packages' purge scripts delete some of them (Debian's
     # zookeeper and consul, docker.io's nuke-graph-directory.sh on a mount point, as here).
-    kept = {(master1, "/var/lib/zookeeper"), (master1, "/var/lib/consul"), (agent1, "/var/lib/docker"),
-            (agent1, "/var/lib/mysql")}
+    # (folder, depth): Docker's top level only, what a clean stop of dockerd leaves as it was.
+    kept = [(master1, ("/var/lib/zookeeper", 2)), (master1, ("/var/lib/consul", 2)),
+            (agent1, ("/var/lib/docker", 1)), (agent1, ("/var/lib/mysql", 2))]
     # (MariaDB deletes its temporary tablespace and DDL log at a clean shutdown.)
-    listing = ("find {} -xdev -maxdepth 2 ! -name '*.pid' ! -name '*.lock' ! -name LOCK ! -name 'ibtmp*'"
+    listing = ("find {0[0]} -xdev -maxdepth {0[1]} ! -name '*.pid' ! -name '*.lock' ! -name LOCK ! -name 'ibtmp*'"
                " ! -name 'ddl_recovery*' | sort")
     before = {(n.name, d): n.sh(listing.format(d)) for n, d in kept}
     assert all(len(lines.splitlines()) > 2 for lines in before.values()), before
