@@ -47,15 +47,35 @@ def test_units_that_are_not_there_need_nothing(tmp_path):
     assert not result["changed"] and result["stopped"] == []
 
 
-def test_a_kept_data_tree_is_given_to_the_users_ids_once(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("changing an owner needs root")
-    user = pwd.getpwnam("nobody")
-    group = grp.getgrgid(user.pw_gid).gr_name
+def _kept_tree(tmp_path):
     data = tmp_path / "zookeeper"
     (data / "version-2").mkdir(parents=True)
     (data / "version-2" / "snapshot.0").write_text("znodes")
     (data / "myid").write_text("1")
+    return data
+
+
+def test_check_mode_counts_the_entries_of_another_owner_and_changes_none(tmp_path):
+    """Runs as any user: the files are this user's, the wanted owner is nobody."""
+    user = pwd.getpwnam("nobody")
+    group = grp.getgrgid(user.pw_gid).gr_name
+    data = _kept_tree(tmp_path)
+    owners = {p: (p.stat().st_uid, p.stat().st_gid) for p in [data, *data.rglob("*")]}
+    dry = run("data_owner", tmp_path, check=True, path=str(data), owner="nobody", group=group)
+    assert dry["changed"] and dry["changed_entries"] == 4
+    assert {p: (p.stat().st_uid, p.stat().st_gid) for p in owners} == owners
+    me = pwd.getpwuid(os.geteuid())
+    mine = run("data_owner", tmp_path, check=True, path=str(data), owner=me.pw_name,
+               group=grp.getgrgid(os.getegid()).gr_name)
+    assert not mine["changed"] and mine["changed_entries"] == 0
+
+
+def test_a_kept_data_tree_is_given_to_the_users_ids_once(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("changing an owner needs root (CI runs as root)")
+    user = pwd.getpwnam("nobody")
+    group = grp.getgrgid(user.pw_gid).gr_name
+    data = _kept_tree(tmp_path)
     os.lchown(data / "myid", user.pw_uid, user.pw_gid)  # one already right
     dry = run("data_owner", tmp_path, check=True, path=str(data), owner="nobody", group=group)
     assert dry["changed"] and dry["changed_entries"] == 3

@@ -72,7 +72,11 @@ def parse_machines(body):
 def validate_machines(ids):
     if len(ids) == 0:
         raise Invalid("List of machines is empty")
-    seen = set()
+    return _unique_machines(ids, set())
+
+
+def _unique_machines(ids, seen):
+    """The valid MachineIDs of ids; one already in seen (which grows) is refused."""
     out = []
     for raw in ids:
         machine_id = _valid_machine(raw)
@@ -102,13 +106,7 @@ def validate_schedule(schedule, machines):
         duration = ((unavailability.get("duration") or {}).get("nanoseconds")) or 0
         if isinstance(duration, (int, float)) and duration < 0:
             raise Invalid("Unavailability 'duration' is negative")
-        for raw in ids:
-            machine_id = _valid_machine(raw)
-            key = machine_key(machine_id)
-            if key in seen:
-                raise Invalid(f"Machine '{machine_json(machine_id)}' appears more than once in the schedule")
-            seen.add(key)
-            out.append((machine_id, unavailability))
+        out.extend((machine_id, unavailability) for machine_id in _unique_machines(ids, seen))
     for key, entry in machines.items():
         if entry["mode"] == DOWN and key not in seen:
             raise Invalid(

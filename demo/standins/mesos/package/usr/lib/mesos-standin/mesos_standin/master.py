@@ -1207,16 +1207,24 @@ class Master:
             return Response(400, str(exc), TEXT)
         return self._machines_down(ids) if route == "machine/down" else self._machines_up(ids)
 
+    def _refuse_unless(self, ids, mode, direction):
+        """The 400 of machine/down (mode DRAINING) or machine/up (mode DOWN) for the first machine
+        not scheduled or not in that mode; None when all are. Called with the lock held."""
+        for machine_id in ids:
+            entry = self.machines.get(maintenance.machine_key(machine_id))
+            text = maintenance.machine_json(machine_id)
+            if entry is None:
+                return Response(400, f"Machine '{text}' is not part of a maintenance schedule", TEXT)
+            if entry["mode"] != mode:
+                return Response(400, f"Machine '{text}' is not in {mode} mode and cannot be brought {direction}", TEXT)
+        return None
+
     def _machines_down(self, ids):
         """Master::Http::_startMaintenance."""
         with self.lock:
-            for machine_id in ids:
-                entry = self.machines.get(maintenance.machine_key(machine_id))
-                text = maintenance.machine_json(machine_id)
-                if entry is None:
-                    return Response(400, f"Machine '{text}' is not part of a maintenance schedule", TEXT)
-                if entry["mode"] != DRAINING:
-                    return Response(400, f"Machine '{text}' is not in DRAINING mode and cannot be brought down", TEXT)
+            refused = self._refuse_unless(ids, DRAINING, "down")
+            if refused is not None:
+                return refused
             cause = "Operator initiated 'Machine DOWN'"
             for machine_id in ids:
                 key = maintenance.machine_key(machine_id)
@@ -1230,13 +1238,9 @@ class Master:
     def _machines_up(self, ids):
         """Master::Http::_stopMaintenance."""
         with self.lock:
-            for machine_id in ids:
-                entry = self.machines.get(maintenance.machine_key(machine_id))
-                text = maintenance.machine_json(machine_id)
-                if entry is None:
-                    return Response(400, f"Machine '{text}' is not part of a maintenance schedule", TEXT)
-                if entry["mode"] != DOWN:
-                    return Response(400, f"Machine '{text}' is not in DOWN mode and cannot be brought up", TEXT)
+            refused = self._refuse_unless(ids, DOWN, "up")
+            if refused is not None:
+                return refused
             keys = {maintenance.machine_key(m) for m in ids}
             for key in keys:
                 del self.machines[key]
