@@ -7,6 +7,7 @@ validation, run directory, phases and ansible-runner calls (installer.runner.Run
     run.status(); run.cancel(); run.wait()
 
     run = start_uninstall("config.cfg", hosts="agent2")  # the same run as ./install.sh ... uninstall --yes
+    run = start_diagnostics("config.cfg")      # ./install.sh ... diagnostics; run.archive when it ends
 
     from installer.api import validate
     validate("config.cfg")   # [] when valid, else one dict per error; no host, nothing written
@@ -31,8 +32,21 @@ from installer.runner import (
 )
 
 __all__ = [
-    "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PRECHECK", "PHASE_NAMES",
-    "ConfigError", "ConfigInvalid", "Run", "RunBusy", "RunOptions", "RunStatus", "start_run", "start_uninstall",
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PRECHECK",
+    "PHASE_NAMES",
+    "ConfigError",
+    "ConfigInvalid",
+    "Run",
+    "RunBusy",
+    "RunOptions",
+    "RunStatus",
+    "start_diagnostics",
+    "start_run",
+    "start_uninstall",
     "validate",
 ]
 
@@ -66,3 +80,22 @@ def start_uninstall(config_path: str | Path, hosts: str | None = None, purge_dat
     if errors:
         raise ConfigInvalid([ConfigError(file=Path(config_path), message=e, section="hosts") for e in errors])
     return Run.start(cfg, run_options(cfg, chosen, purge_data, **options))
+
+
+def start_diagnostics(config_path: str | Path, hosts: str | None = None, since: str | None = None,
+                      out: str | Path | None = None, **options: Any) -> Run:
+    """Diagnostics (./install.sh config.cfg diagnostics): every host, or the comma-separated
+    `hosts`; journals since `since` ("24h" by default, or "90m", "7d"); the archive in `out`
+    or the run's folder, its path in run.archive and its manifest in run.manifest once the run
+    has ended. Raises ConfigInvalid for a bad config, host list or `since`; RunBusy as start_run.
+    options: verbosity, runs_dir."""
+    from installer.config import load_config
+    from installer.diagnostics import parse_since, run_options, select_hosts
+
+    cfg = load_config(Path(config_path))
+    chosen, errors = select_hosts(cfg, hosts)
+    journal_since, error = parse_since(since)
+    errors += [error] if error else []
+    if errors:
+        raise ConfigInvalid([ConfigError(file=Path(config_path), message=e, section="hosts") for e in errors])
+    return Run.start(cfg, run_options(cfg, chosen, journal_since, Path(out) if out else None, **options))

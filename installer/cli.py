@@ -32,9 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="install.sh", description="Install a DCOS cluster from one config file.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config.cfg describing the cluster (copy config.cfg.example)")
-    p.add_argument("command", nargs="?", choices=("install", "uninstall"), default="install",
-                   help="install (the default), or uninstall: stop and remove what this installer put on the "
-                        "hosts and give back what it changed (data folders stay unless --purge-data)")
+    p.add_argument("command", nargs="?", default="install",
+                   choices=("install", "uninstall", "diagnostics", "renew-certs"),
+                   help="install (the default); uninstall: stop and remove what this installer put on the "
+                        "hosts and give back what it changed (data folders stay unless --purge-data); "
+                        "diagnostics: one archive of every host's units, journals, configuration (secrets "
+                        "redacted), versions and state, with the last runs (changes nothing); "
+                        "renew-certs: issue the certificates made from the cluster CA again now (the "
+                        "registry's, the VIP's) and restart or reload what serves them")
     p.add_argument("--validate", action="store_true",
                    help="only validate config.cfg (and the files it names): no host contacted, nothing written; "
                         "exit 0 valid, 2 not (with --json: one JSON document)")
@@ -45,7 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start_at", metavar="PHASE", help="resume: run from this phase on")
     p.add_argument("--limit", metavar="HOSTS", help="only these hosts (Ansible --limit pattern)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before installing")
-    p.add_argument("--hosts", metavar="A,B", help="uninstall: only these hosts (names or addresses of config.cfg)")
+    p.add_argument("--hosts", metavar="A,B",
+                   help="uninstall, diagnostics: only these hosts (names or addresses of config.cfg)")
+    p.add_argument("--since", metavar="AGE", help="diagnostics: journals of the last 90m, 24h (the default), 7d ...")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="diagnostics: write the archive into DIR (default: the run's folder under runs/)")
     p.add_argument("--purge-data", action="store_true",
                    help="uninstall: also delete the data folders (ZooKeeper, Mesos, MySQL, the registry, Docker ...)")
     p.add_argument("--json", action="store_true", help="machine-readable events on stdout, one JSON per line "
@@ -125,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if args.validate:
         return _validate(args.config, args.json)
-    if args.command == "uninstall" or args.hosts or args.purge_data:
-        return _uninstall(args)
+    if args.command != "install" or args.hosts or args.purge_data or args.since or args.out:
+        return _operation(args)
 
     only, errors = _phase_list(args.phases, "--phases")
     skip, more = _phase_list(args.skip_phases, "--skip-phases")
@@ -173,6 +182,18 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     return follow(run, args)
+
+
+def _operation(args) -> int:
+    """A command other than install, or an option of one given without it."""
+    if args.command == "diagnostics":
+        return _diagnostics(args)
+    if args.command == "renew-certs":
+        return _renew_certs(args)
+    if args.since or args.out:
+        _err("--since and --out go with diagnostics: ./install.sh config.cfg diagnostics [--since 24h] [--out DIR]")
+        return EXIT_BAD_INPUT
+    return _uninstall(args)
 
 
 def _uninstall(args) -> int:
@@ -231,6 +252,115 @@ def _uninstall(args) -> int:
         lines = config_lines(Path(args.config).read_text(), hosts)
         print(render_followup(args.config, lines, hosts), file=out, flush=True)
     return code
+
+
+def _diagnostics(args) -> int:
+    """./install.sh config.cfg diagnostics: one run of playbooks/diagnostics.yml, then the
+    archive's path and what is missing from it (installer/diagnostics.py). No question asked:
+    nothing on the hosts changes."""
+    from installer.diagnostics import parse_since, run_options, select_hosts
+
+    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
+                                       ("--from", args.start_at), ("--limit", args.limit),
+                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo),
+                                       ("--check", args.check), ("--purge-data", args.purge_data)) if given]
+    if wrong:
+        _err(f"{', '.join(wrong)}: not with diagnostics (choose hosts with --hosts)")
+        return EXIT_BAD_INPUT
+    since, error = parse_since(args.since)
+    if error:
+        _err(error)
+        return EXIT_BAD_INPUT
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        _err(f"--out {args.out}: not a folder")
+        return EXIT_BAD_INPUT
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigInvalid as exc:
+        _print_errors(args.config, exc.errors)
+        return EXIT_BAD_INPUT
+    hosts, errors = select_hosts(cfg, args.hosts)
+    if errors:
+        for error in errors:
+            _err(error)
+        return EXIT_BAD_INPUT
+    try:
+        run = Run.start(cfg, run_options(cfg, hosts, since, args.out, verbosity=args.verbose,
+                                         runs_dir=args.runs_dir))
+    except RunBusy as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    code = follow(run, args)
+    out = sys.stderr if args.json else sys.stdout
+    if run.archive is not None:
+        parts = run.manifest["hosts"]
+        got = [h for h, v in parts.items() if v["collected"]]
+        print(f"Diagnostics of {len(got)} of {len(parts)} hosts: {_shown_path(run.archive)} "
+              f"({run.archive.stat().st_size // 1024} KiB; secrets redacted: it can be sent as it is)",
+              file=out, flush=True)
+        for host, part in parts.items():
+            if not part["collected"]:
+                print(f"  not in it: {host}: {part['why']}", file=out, flush=True)
+    return code
+
+
+def _renew_certs(args) -> int:
+    """./install.sh config.cfg renew-certs: the certificates and what happens to each, the
+    question, then the registry and lb phases with every made certificate issued again, and
+    verify (installer/certs.py)."""
+    from installer.certs import certificates, render_plan
+
+    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
+                                       ("--from", args.start_at), ("--limit", args.limit), ("--hosts", args.hosts),
+                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo),
+                                       ("--purge-data", args.purge_data), ("--since", args.since),
+                                       ("--out", args.out)) if given]
+    if wrong:
+        _err(f"{', '.join(wrong)}: not with renew-certs")
+        return EXIT_BAD_INPUT
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigInvalid as exc:
+        _print_errors(args.config, exc.errors)
+        return EXIT_BAD_INPUT
+    certs = certificates(cfg, args.runs_dir)
+    phases = [p for p in select(["registry", "lb", "verify"]) if p.configured(cfg)]
+    if not any(c.renewed_by for c in certs):
+        _err(f"no certificate of cluster {cfg.cluster.name} made by the installer under {args.runs_dir}: nothing to "
+             "renew (install first; certificates config.cfg gives are yours to replace)")
+        return EXIT_BAD_INPUT
+    out = sys.stderr if args.json else sys.stdout
+    print(render_plan(cfg, certs, [p.name for p in phases]), file=out, flush=True)
+    if not args.yes and not args.check:
+        if not sys.stdin.isatty():
+            _err("not asking on a non-terminal: pass --yes to renew without the prompt")
+            return EXIT_BAD_INPUT
+        try:
+            answer = input("Renew now? [y/N] ").strip().lower()
+        except EOFError:
+            answer = ""
+        if answer not in ("y", "yes"):
+            _err("not renewing")
+            return EXIT_FAILED
+    options = RunOptions(phases=[p.name for p in phases], check=args.check, verbosity=args.verbose,
+                         runs_dir=args.runs_dir, extravars={"dcos_renew_certs": True})
+    try:
+        run = Run.start(cfg, options)
+    except RunBusy as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    code = follow(run, args)
+    if code == 0 and not args.check:
+        for cert in certificates(cfg, args.runs_dir):
+            print(f"  {cert.label} ({cert.path.name}): valid until {cert.not_after:%Y-%m-%d %H:%M} UTC", file=out)
+    return code
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _print_errors(config: str, errors) -> None:

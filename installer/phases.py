@@ -47,6 +47,8 @@ PHASE_NAMES = tuple(p.name for p in PHASES)
 
 # Not a phase of the install: a run of its own (./install.sh config.cfg uninstall).
 UNINSTALL = Phase("uninstall", "stop and remove what this installer put on the hosts, give back what it changed")
+# Nor this one (./install.sh config.cfg diagnostics): it changes nothing on the hosts.
+DIAGNOSTICS = Phase("diagnostics", "collect every host's units, journals, configuration and state into one archive")
 
 
 def by_name(name: str) -> Phase:

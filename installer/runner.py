@@ -11,6 +11,7 @@ import json
 import queue
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +21,12 @@ from typing import Any
 
 from installer import hostlock
 from installer.bundle import verify_bundle
+from installer.certs import certificates
 from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
-from installer.phases import UNINSTALL, Phase, select
+from installer.phases import DIAGNOSTICS, UNINSTALL, Phase, select
 from installer.playbook import BOUND_BIN, Ansible
 from installer.precheck.evaluate import blocking, evaluate
 from installer.precheck.gather import Collector
@@ -71,7 +73,10 @@ class RunOptions:
     extravars: dict[str, Any] = field(default_factory=dict)
     precheck: bool = True  # check every host first; any FAIL stops the run (exit 3)
     precheck_only: bool = False
-    operation: str = "install"  # or "uninstall" (installer/uninstall.py): its own playbook, no precheck
+    # or "uninstall" (installer/uninstall.py), "diagnostics" (installer/diagnostics.py): a playbook
+    # of its own, no precheck
+    operation: str = "install"
+    diagnostics_out: Path | None = None  # diagnostics: the archive's folder (default: the run's)
 
 
 @dataclass
@@ -145,6 +150,9 @@ class Run:
         self._host_owner: hostlock.Owner | None = None
         self._host_locked = False  # this run holds the installer host's lock
         self.unfinished: dict[str, str | None] | None = None  # the previous run, when it never ended
+        self._fetched: Path | None = None  # diagnostics: where the hosts' parts are fetched to (private)
+        self.archive: Path | None = None  # diagnostics: the archive written, and its manifest
+        self.manifest: dict[str, Any] | None = None
 
     # ---- starting -------------------------------------------------------------------------
     @classmethod
@@ -155,6 +163,8 @@ class Run:
         if options.operation == "uninstall":
             # Hosts half installed or already dead are what an uninstall meets: no precheck.
             options.precheck, phases = False, [UNINSTALL]
+        elif options.operation == "diagnostics":
+            options.precheck, phases = False, [DIAGNOSTICS]
         else:
             phases = [] if options.precheck_only else [
                 p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
@@ -177,6 +187,9 @@ class Run:
             self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
             if self.unfinished:  # a killed run never made its files private: done now
                 make_private(runs_dir / self.unfinished["run_id"])
+            if self.options.operation == "diagnostics":
+                self._fetched = Path(tempfile.mkdtemp(prefix="dcos-diagnostics-"))
+                self.options.extravars = {**self.options.extravars, "dcos_diagnostics_dest": str(self._fetched)}
             self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file,
                                           {**self.options.extravars, "dcos_identity": self.identity})
             self._ansible = Ansible(self.cfg, self.run_dir, self.scrubber, lock, self._cancel.is_set)
@@ -188,6 +201,8 @@ class Run:
                 raise RunBusy(hostlock.refusal(held.removeprefix("HELD").strip(), self.cfg.installer.id))
             self._host_locked = held in ("TAKEN", "RETAKEN")
         except BaseException:
+            if self._fetched is not None:
+                shutil.rmtree(self._fetched, ignore_errors=True)
             lock.release()  # a failed start never blocks the next one
             raise
         self._lock = lock
@@ -257,6 +272,8 @@ class Run:
                     for later in self.results[index:]:
                         later.status = "skipped"
                     break
+            if self._fetched is not None and not self._cancel.is_set() and not self._assemble_diagnostics():
+                failed_phase = failed_phase or DIAGNOSTICS.name  # the archive is written, but some host is not in it
             if self._cancel.is_set():
                 self._finish("canceled", EXIT_INTERRUPTED, failed_phase)
             elif failed_phase:
@@ -269,6 +286,8 @@ class Run:
                              duration=round(time.time() - self._started, 1), failed_phase=self._current_phase,
                              run_dir=str(self.run_dir.path)))
         finally:
+            if self._fetched is not None:
+                shutil.rmtree(self._fetched, ignore_errors=True)  # the hosts' raw parts never stay
             if self._host_locked:
                 self._installer_host_lock(hostlock.release_script(self._host_owner))
             # ansible-runner writes its artifacts from this process with the process's umask
@@ -279,6 +298,18 @@ class Run:
             if self._lock is not None:
                 self._lock.release()
             self._done.set()
+
+    def _assemble_diagnostics(self) -> bool:
+        """One archive of what the hosts' collections brought (even when some host failed);
+        whether every host asked is in it."""
+        from installer.diagnostics import assemble
+
+        path, manifest = assemble(self, self._fetched)
+        self.archive, self.manifest = path, manifest
+        self._emit(event("diagnostics", archive=str(path), size=path.stat().st_size,
+                         collected=[h for h, v in manifest["hosts"].items() if v["collected"]],
+                         missing={h: v["why"] for h, v in manifest["hosts"].items() if not v["collected"]}))
+        return all(v["collected"] for v in manifest["hosts"].values())
 
     def endpoints(self) -> list[Endpoint]:
         """Where to open the cluster, once a run that ended with the verify phase succeeded."""
@@ -294,6 +325,7 @@ class Run:
         write_json(self.run_dir.summary_file, {
             "run_id": self.run_dir.run_id, "status": self.state, "exit_code": self.exit_code,
             "duration": duration, "phases": [r.__dict__ for r in self.results], "endpoints": links,
+            **({"archive": str(self.archive)} if self.archive else {}),
         })
         self._emit(event("run_end", status=self.state, exit_code=self.exit_code, duration=duration,
                          failed_phase=failed_phase, run_dir=str(self.run_dir.path), endpoints=links))
@@ -321,7 +353,9 @@ class Run:
         needs_bundle = self.options.precheck_only or any(p.name in ("repo", "registry") for p in self.phases)
         ctx = Context(cfg=self.cfg, hosts=collector.observations,
                       bundle=verify_bundle(self.cfg.repo.bundle) if needs_bundle else None,
-                      identity=self.identity, given_secrets=given_secret_names(self.cfg))
+                      identity=self.identity, given_secrets=given_secret_names(self.cfg),
+                      certificates=certificates(self.cfg, self.options.runs_dir),
+                      phases=tuple(p.name for p in self.phases))
         results = evaluate(ctx)
         self.precheck_results = results
         duration = time.time() - started

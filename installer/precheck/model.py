@@ -61,6 +61,8 @@ class Context:
     # What the hosts must have been installed as (installer/identity.py); None: not compared.
     identity: dict[str, Any] | None = None
     given_secrets: set[str] = field(default_factory=set)  # secrets config.cfg gives: deliberate
+    certificates: list[Any] = field(default_factory=list)  # installer.certs.Cert, those that exist
+    phases: tuple[str, ...] = ()  # the phases this run goes on to
 
     @property
     def installer(self) -> HostObservation | None:

@@ -7,10 +7,12 @@ middle and run again, and failover on the finished cluster. Measured times go to
 .cache/test-logs/e2e-cluster.json and are printed at the end of the test session."""
 
 import base64
+import datetime
 import json
 import os
 import signal
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -681,6 +683,139 @@ _OUR_UNITS = ("zookeeper", "dcos-mesos-master", "dcos-mesos-agent", "dcos-marath
 _OUR_PACKAGES = ("zookeeper", "libzookeeper-java", "mesos", "marathon", "consul", "haproxy", "keepalived",
                  "mariadb-server", "mariadb-server-core", "cadvisor", "docker.io", "nginx", "nginx-common",
                  "docker-registry")
+
+
+def _reissue(pki: Path, name: str, days: int) -> None:
+    """Sign the certificate again with the cluster CA, same key and names, valid `days` more:
+    the state the registry's certificate is in 815 days after the install."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    old = x509.load_pem_x509_certificate((pki / name).read_bytes())
+    ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+    now, day = datetime.datetime.now(datetime.UTC), datetime.timedelta(days=1)
+    builder = (x509.CertificateBuilder().subject_name(old.subject).issuer_name(ca.subject)
+               .public_key(old.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - day).not_valid_after(now + days * day))
+    for extension in old.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    (pki / name).write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+
+
+def _served_until(node, address: str) -> str:
+    return node.sh(f"echo | openssl s_client -connect {address} 2>/dev/null | openssl x509 -noout -enddate",
+                   check=False).strip()
+
+
+def test_a_certificate_near_its_end_is_reported_and_renewed(installed):
+    """The registry's certificate with 10 days left (signed again by the cluster CA, as 815
+    days after the install): the precheck warns; renew-certs issues it again for 825 days,
+    the registry serves the new one and a pull works; the VIP's certificate is renewed and
+    served too, and the VIP answered throughout."""
+    env = installed
+    pki = env["runs"] / "state" / CLUSTER.name / "registry-pki"
+    _reissue(pki, "registry.crt", days=10)
+    precheck = _install(env, "--precheck-only", timeout=600)
+    assert precheck.returncode == 0, (precheck.stdout + precheck.stderr)[-4000:]
+    report = json.loads((env["runs"] / "latest" / "precheck.json").read_text())
+    (warned,) = [r for r in report["results"] if r["check"] == "certificates" and r["status"] == "WARN"]
+    assert warned["message"].startswith("the registry's certificate (registry.crt) expires in 9 days"), warned
+    assert "renew-certs" in warned["fix"]
+    vip_before = _served_until(_node("agent1"), f"{CLUSTER.vip}:443")
+    proc = _install(env, "renew-certs", "--yes")
+    _record("renew_certs_seconds", round(proc.duration, 1))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert "the registry's certificate (registry.crt): valid until" in proc.stdout
+    from installer.certs import read_not_after
+
+    left = (read_not_after(pki / "registry.crt")[0] - datetime.datetime.now(datetime.UTC)).days
+    assert left >= 820, left
+    agent = _node("agent2")
+    registry = f"{_node('installer').ip}:5000"
+    served = _served_until(agent, registry)
+    expected = read_not_after(pki / "registry.crt")[0].strftime("%b %e %H:%M")
+    assert expected.replace("  ", " ") in served.replace("  ", " "), (served, expected)
+    agent.sh(f"docker rmi {STATE['image']} >/dev/null 2>&1 || true", check=False)
+    pulled = agent.sh(f"docker pull {STATE['image']} >/dev/null && echo pulled", check=False, timeout=180)
+    assert pulled.strip() == "pulled", pulled
+    assert _served_until(_node("agent1"), f"{CLUSTER.vip}:443") != vip_before  # the VIP's, issued again
+    assert _vip_answers()
+
+
+def _archive(path: Path) -> dict[str, str]:
+    with tarfile.open(path) as tar:
+        return {m.name.split("/", 1)[1]: tar.extractfile(m).read().decode(errors="replace") for m in tar if m.isfile()}
+
+
+def test_diagnostics_archive_holds_every_host_and_no_secret(installed):
+    """./install.sh config.cfg diagnostics on the finished cluster: one archive with every host's
+    unit states and journals, configuration, versions, disk, memory, clock and ports; no secret
+    in it (the cluster's, the Consul tokens only the hosts know, the private keys); and a hung
+    host (a frozen container) is named as missing in 20-odd seconds while the others are kept."""
+    env = installed
+    proc = _install(env, "diagnostics")
+    _record("diagnostics_seconds", round(proc.duration, 1))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert f"Diagnostics of {len(CLUSTER.nodes)} of {len(CLUSTER.nodes)} hosts: " in proc.stdout
+    path = Path(_summary(env)["archive"])
+    assert path.stat().st_mode & 0o077 == 0
+    members = _archive(path)
+    manifest = json.loads(members["manifest.json"])
+    assert {h for h, part in manifest["hosts"].items() if part["collected"]} == {n.name for n in CLUSTER.nodes}
+    assert manifest["runs"], "the last runs are in it"
+    for node in CLUSTER.nodes:
+        mine = f"hosts/{node.name}/"
+        assert node.ip in members[mine + "system/network.txt"]
+        assert "Reference ID" in members[mine + "system/clock.txt"]  # chronyc tracking: the clock's offset
+        assert "Filesystem" in members[mine + "system/disk.txt"] and "Mem:" in members[mine + "system/memory.txt"]
+        assert "LISTEN" in members[mine + "system/ports.txt"] or "tcp" in members[mine + "system/ports.txt"]
+        assert "docker.io" in members[mine + "versions.txt"]
+        assert "Active: active (running)" in members[mine + "units/consul.status.txt"]
+        assert members[mine + "units/consul.journal.txt"].count("\n") > 3
+        assert "dcos_docker.fact" in " ".join(n for n in members if n.startswith(mine + "records/"))
+    master = "hosts/master1/"
+    assert "clientPort" in members[master + "config/etc/zookeeper/dcos/zoo.cfg"]
+    assert "Active: active (running)" in members[master + "units/zookeeper.status.txt"]
+    assert "stats auth (redacted)" in members[master + "config/etc/haproxy/haproxy.cfg"]
+    assert "/etc/haproxy/certs/dcos.pem" in members[master + "config/INDEX.txt"]
+    assert "withheld: holds a private key" in members[master + "config/INDEX.txt"]
+    consul = json.loads(members[master + "config/etc/consul.d/consul.json"])
+    assert consul["encrypt"] == "(redacted)"
+
+    # What must not be in it: every secret of the cluster, the Basic forms, the Consul tokens
+    # only the hosts know, a line of each private key.
+    secrets = {name: str(value) for name, value in _secrets(env).items()}
+    needles = {**secrets, "configured stats_password": CONFIGURED_SECRET}
+    for user, key in (("admin", "marathon_password"), ("dcos", "registry_password"), ("admin", "mesos_password")):
+        needles[f"basic {key}"] = base64.b64encode(f"{user}:{secrets[key]}".encode()).decode()
+    for node in CLUSTER.nodes:
+        tokens = json.loads(node.sh("cat /etc/consul.d/consul.json")).get("acl", {}).get("tokens", {})
+        needles.update({f"{node.name} consul token {k}": v for k, v in tokens.items() if v})
+    for label, node, pem in (("haproxy key", _node("master1"), "/etc/haproxy/certs/dcos.pem"),
+                             ("registry key", _node("installer"), "/etc/docker/registry/tls/registry.key")):
+        body = node.sh(f"sed -n '/PRIVATE KEY/,$p' {pem} | sed -n 3p", check=False).strip()
+        assert len(body) > 40, (label, body)
+        needles[label] = body
+    found = sorted((label, name) for name, text in members.items() for label, needle in needles.items()
+                   if needle and needle in text)
+    assert found == [], found
+
+    # A hung host: the archive is written with what could be had, the host named with why.
+    agent2 = _node("agent2")
+    docker("pause", agent2.container)
+    try:
+        hung = _install(env, "diagnostics", "--hosts", "agent2,master2", "--since", "1h", timeout=300)
+    finally:
+        docker("unpause", agent2.container)
+    _record("diagnostics_hung_host_seconds", round(hung.duration, 1))
+    assert hung.returncode == 1, (hung.stdout + hung.stderr)[-4000:]
+    assert "Diagnostics of 1 of 2 hosts: " in hung.stdout
+    assert "not in it: agent2: cannot be reached" in hung.stdout
+    assert hung.duration < 120, hung.duration
+    manifest = json.loads(_archive(Path(_summary(env)["archive"]))["manifest.json"])
+    assert manifest["hosts"]["master2"]["collected"] and not manifest["hosts"]["agent2"]["collected"]
+    assert manifest["since"] == "-1h"
 
 
 def _left_behind(node) -> list[str]:

@@ -58,8 +58,9 @@ def test_the_shapes_are_what_they_say(shape):
     assert separate == (cfg.installer.id == "installer")
 
 
-# Roles that install nothing of their own: the others use them, or they take off what the others installed.
-HELPER_ROLES = {"rolling_restart", "uninstall"}
+# Roles that install nothing of their own: the others use them, they take off what the others installed,
+# or they only read the hosts (diagnostics).
+HELPER_ROLES = {"diagnostics", "rolling_restart", "uninstall"}
 
 
 def test_every_role_installs_a_component_of_the_catalogue():
