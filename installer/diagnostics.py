@@ -97,7 +97,7 @@ def run_options(cfg: Config, hosts: list[Host], since: str, out: Path | None = N
 
     everything = len(hosts) == len(cfg.all_hosts())
     return RunOptions(operation="diagnostics", limit=None if everything else ",".join(h.id for h in hosts),
-                      extravars={"dcos_diagnostics_spec": spec(since)}, diagnostics_out=out,
+                      extravars={"dcos_diagnostics_spec": spec(since)}, archive_out=out,
                       precheck=False, **options)
 
 
@@ -143,7 +143,7 @@ def assemble(run: Run, fetched: Path) -> tuple[Path, dict[str, Any]]:
     cfg, runs_dir = run.cfg, Path(run.options.runs_dir).resolve()
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     top = f"{cfg.cluster.name}-diagnostics-{stamp}"
-    out_dir = Path(run.options.diagnostics_out).resolve() if run.options.diagnostics_out else run.run_dir.path
+    out_dir = Path(run.options.archive_out).resolve() if run.options.archive_out else run.run_dir.path
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{top}.tar.gz"
     asked = [h.id for h in cfg.all_hosts()]
@@ -183,6 +183,8 @@ def assemble(run: Run, fetched: Path) -> tuple[Path, dict[str, Any]]:
             "redaction": "each host withholds private keys and secret files and redacts the values of secret keys; "
                          "the installer then masks every secret of the cluster it knows (********)",
             "sha256": dict(archive.sums),
+            "complete": all(v["collected"] for v in hosts.values()),
+            "missing": {h: v["why"] for h, v in hosts.items() if not v["collected"]},
         }
         archive.add("manifest.json", json.dumps(manifest, indent=2).encode())
     except BaseException:

@@ -26,7 +26,7 @@ from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
-from installer.phases import DIAGNOSTICS, UNINSTALL, Phase, select
+from installer.phases import BACKUP, DIAGNOSTICS, UNINSTALL, Phase, select
 from installer.playbook import BOUND_BIN, Ansible
 from installer.precheck.evaluate import blocking, evaluate
 from installer.precheck.gather import Collector
@@ -49,6 +49,9 @@ from installer.runlock import ClusterLock, RunBusy
 from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# Operations that fetch parts from the hosts into a private folder and end with one archive:
+# operation -> (its phase, the module whose assemble(run, folder) writes the archive).
+ARCHIVES = {"diagnostics": (DIAGNOSTICS, "installer.diagnostics"), "backup": (BACKUP, "installer.backup")}
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 __all__ = ["BOUND_BIN", "PhaseResult", "Run", "RunBusy", "RunOptions", "RunStatus"]
 
@@ -73,10 +76,10 @@ class RunOptions:
     extravars: dict[str, Any] = field(default_factory=dict)
     precheck: bool = True  # check every host first; any FAIL stops the run (exit 3)
     precheck_only: bool = False
-    # or "uninstall" (installer/uninstall.py), "diagnostics" (installer/diagnostics.py): a playbook
-    # of its own, no precheck
+    # or "uninstall" (installer/uninstall.py), "diagnostics" (installer/diagnostics.py), "backup"
+    # (installer/backup.py): a playbook of its own, no precheck
     operation: str = "install"
-    diagnostics_out: Path | None = None  # diagnostics: the archive's folder (default: the run's)
+    archive_out: Path | None = None  # diagnostics, backup: the archive's folder (default: the run's)
 
 
 @dataclass
@@ -150,8 +153,8 @@ class Run:
         self._host_owner: hostlock.Owner | None = None
         self._host_locked = False  # this run holds the installer host's lock
         self.unfinished: dict[str, str | None] | None = None  # the previous run, when it never ended
-        self._fetched: Path | None = None  # diagnostics: where the hosts' parts are fetched to (private)
-        self.archive: Path | None = None  # diagnostics: the archive written, and its manifest
+        self._fetched: Path | None = None  # diagnostics, backup: where the hosts' parts are fetched to (private)
+        self.archive: Path | None = None  # diagnostics, backup: the archive written, and its manifest
         self.manifest: dict[str, Any] | None = None
 
     # ---- starting -------------------------------------------------------------------------
@@ -163,8 +166,8 @@ class Run:
         if options.operation == "uninstall":
             # Hosts half installed or already dead are what an uninstall meets: no precheck.
             options.precheck, phases = False, [UNINSTALL]
-        elif options.operation == "diagnostics":
-            options.precheck, phases = False, [DIAGNOSTICS]
+        elif options.operation in ARCHIVES:
+            options.precheck, phases = False, [ARCHIVES[options.operation][0]]
         else:
             phases = [] if options.precheck_only else [
                 p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]
@@ -187,9 +190,9 @@ class Run:
             self.unfinished = unfinished_run(runs_dir, self.cfg.cluster.name)
             if self.unfinished:  # a killed run never made its files private: done now
                 make_private(runs_dir / self.unfinished["run_id"])
-            if self.options.operation == "diagnostics":
-                self._fetched = Path(tempfile.mkdtemp(prefix="dcos-diagnostics-"))
-                self.options.extravars = {**self.options.extravars, "dcos_diagnostics_dest": str(self._fetched)}
+            if self.options.operation in ARCHIVES:
+                self._fetched = Path(tempfile.mkdtemp(prefix=f"dcos-{self.options.operation}-"))
+                self.options.extravars = {**self.options.extravars, "dcos_fetch_dest": str(self._fetched)}
             self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file,
                                           {**self.options.extravars, "dcos_identity": self.identity})
             self._ansible = Ansible(self.cfg, self.run_dir, self.scrubber, lock, self._cancel.is_set)
@@ -272,8 +275,9 @@ class Run:
                     for later in self.results[index:]:
                         later.status = "skipped"
                     break
-            if self._fetched is not None and not self._cancel.is_set() and not self._assemble_diagnostics():
-                failed_phase = failed_phase or DIAGNOSTICS.name  # the archive is written, but some host is not in it
+            if self._fetched is not None and not self._cancel.is_set() and not self._assemble():
+                # diagnostics: the archive is written, but some host is not in it; backup: no archive
+                failed_phase = failed_phase or self.phases[0].name
             if self._cancel.is_set():
                 self._finish("canceled", EXIT_INTERRUPTED, failed_phase)
             elif failed_phase:
@@ -299,17 +303,18 @@ class Run:
                 self._lock.release()
             self._done.set()
 
-    def _assemble_diagnostics(self) -> bool:
-        """One archive of what the hosts' collections brought (even when some host failed);
-        whether every host asked is in it."""
-        from installer.diagnostics import assemble
+    def _assemble(self) -> bool:
+        """The operation's archive from what the hosts' parts brought (installer/diagnostics.py,
+        installer/backup.py); whether it is complete."""
+        import importlib
 
-        path, manifest = assemble(self, self._fetched)
+        module = importlib.import_module(ARCHIVES[self.options.operation][1])
+        path, manifest = module.assemble(self, self._fetched)
         self.archive, self.manifest = path, manifest
-        self._emit(event("diagnostics", archive=str(path), size=path.stat().st_size,
-                         collected=[h for h, v in manifest["hosts"].items() if v["collected"]],
-                         missing={h: v["why"] for h, v in manifest["hosts"].items() if not v["collected"]}))
-        return all(v["collected"] for v in manifest["hosts"].values())
+        self._emit(event(self.options.operation, archive=str(path) if path else None,
+                         size=path.stat().st_size if path else 0, complete=manifest["complete"],
+                         missing=manifest["missing"]))
+        return manifest["complete"]
 
     def endpoints(self) -> list[Endpoint]:
         """Where to open the cluster, once a run that ended with the verify phase succeeded."""

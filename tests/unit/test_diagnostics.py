@@ -202,7 +202,7 @@ def test_the_archive_masks_every_known_secret_and_names_the_missing_hosts(cfg_fi
     with tarfile.open(fetched / f"{hosts[0]}.tar.gz", "w:gz") as tar:
         tar.add(part / "units", arcname="units")
     run = SimpleNamespace(cfg=cfg, run_dir=SimpleNamespace(path=run_dir, events_file=run_dir / "events.jsonl"),
-                          options=SimpleNamespace(runs_dir=runs, diagnostics_out=None, limit=None,
+                          options=SimpleNamespace(runs_dir=runs, archive_out=None, limit=None,
                                                   extravars={"dcos_diagnostics_spec": {"since": "-24h"}}),
                           scrubber=Scrubber(["Gh7secretValue"]))
     path, manifest = assemble(run, fetched)
