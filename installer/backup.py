@@ -102,8 +102,12 @@ def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
     cfg, runs_dir = run.cfg, Path(run.options.runs_dir).resolve()
     missing = {name: "not fetched (see the run's log)" for name in wanted(cfg) if not (fetched / name).is_file()}
     records = sorted(fetched.glob("records/*.json"))
-    if not records:
-        missing["records"] = "no host's records were fetched"
+    unrecorded = [h.id for h in cfg.all_hosts() if not (fetched / "records" / f"{h.id}.json").is_file()]
+    if unrecorded:
+        missing["records"] = f"not fetched from {', '.join(unrecorded)}"
+    failed = [r.phase for r in getattr(run, "results", []) if r.status != "successful"]
+    if failed:
+        missing["run"] = "the backup run did not succeed (see the run's log)"
     manifest: dict[str, Any] = {"complete": not missing, "missing": missing}
     if missing:
         return None, manifest

@@ -89,6 +89,20 @@ def test_the_archive_holds_every_part_with_checksums_and_secrets_only_in_secrets
     assert b"Given-Secret-77x" in members["secrets/config.cfg"]  # the config as written, in the secrets part
 
 
+def test_no_archive_when_a_host_or_the_run_failed(site, tmp_path):
+    cfg, runs = site
+    ensure_secrets(cfg, runs)
+    fetched = _fetched(tmp_path, cfg)
+    gone = cfg.all_hosts()[-1].id
+    (fetched / "records" / f"{gone}.json").unlink()
+    path, manifest = assemble(_run(cfg, runs), fetched)
+    assert path is None and f"not fetched from {gone}" in manifest["missing"]["records"]
+    run = _run(cfg, runs)
+    run.results = [SimpleNamespace(phase="backup", status="failed")]
+    path, manifest = assemble(run, _fetched(tmp_path / "again", cfg))
+    assert path is None and "did not succeed" in manifest["missing"]["run"]
+
+
 def test_no_archive_when_a_part_is_missing(site, tmp_path):
     cfg, runs = site
     ensure_secrets(cfg, runs)
