@@ -184,6 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     return follow(run, args)
 
 
+def _refused_flags(args, allowed: tuple[str, ...], command: str, hint: str = "") -> bool:
+    """Say the options that do not go with this command; True when there were any."""
+    given = {"--phases": args.phases, "--skip-phases": args.skip_phases, "--from": args.start_at,
+             "--limit": args.limit, "--hosts": args.hosts, "--precheck-only": args.precheck_only, "--demo": args.demo,
+             "--purge-data": args.purge_data, "--since": args.since, "--out": args.out, "--check": args.check}
+    wrong = [flag for flag, value in given.items() if value and flag not in allowed]
+    if wrong:
+        _err(f"{', '.join(wrong)}: not with {command}{hint}")
+    return bool(wrong)
+
+
 def _operation(args) -> int:
     """A command other than install, or an option of one given without it."""
     if args.command == "diagnostics":
@@ -205,11 +216,8 @@ def _uninstall(args) -> int:
         _err("--hosts and --purge-data go with uninstall: ./install.sh config.cfg uninstall [--hosts a,b] "
              "[--purge-data]")
         return EXIT_BAD_INPUT
-    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
-                                       ("--from", args.start_at), ("--limit", args.limit),
-                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo)) if given]
-    if wrong:
-        _err(f"{', '.join(wrong)}: not with uninstall (choose hosts with --hosts)")
+    if _refused_flags(args, ("--hosts", "--purge-data", "--check", "--since", "--out"), "uninstall",
+                      " (choose hosts with --hosts)"):
         return EXIT_BAD_INPUT
     try:
         cfg = load_config(Path(args.config))
@@ -260,12 +268,7 @@ def _diagnostics(args) -> int:
     nothing on the hosts changes."""
     from installer.diagnostics import parse_since, run_options, select_hosts
 
-    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
-                                       ("--from", args.start_at), ("--limit", args.limit),
-                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo),
-                                       ("--check", args.check), ("--purge-data", args.purge_data)) if given]
-    if wrong:
-        _err(f"{', '.join(wrong)}: not with diagnostics (choose hosts with --hosts)")
+    if _refused_flags(args, ("--hosts", "--since", "--out"), "diagnostics", " (choose hosts with --hosts)"):
         return EXIT_BAD_INPUT
     since, error = parse_since(args.since)
     if error:
@@ -310,13 +313,7 @@ def _renew_certs(args) -> int:
     verify (installer/certs.py)."""
     from installer.certs import certificates, render_plan
 
-    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
-                                       ("--from", args.start_at), ("--limit", args.limit), ("--hosts", args.hosts),
-                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo),
-                                       ("--purge-data", args.purge_data), ("--since", args.since),
-                                       ("--out", args.out)) if given]
-    if wrong:
-        _err(f"{', '.join(wrong)}: not with renew-certs")
+    if _refused_flags(args, ("--check",), "renew-certs"):
         return EXIT_BAD_INPUT
     try:
         cfg = load_config(Path(args.config))
