@@ -122,7 +122,8 @@ class Component:
     family_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     masked: tuple[str, ...] = ()  # the package's own units its role masks (unmasked by uninstall)
     # Its unit leaves processes running when it stops (KillMode=process: a Mesos agent's
-    # executors and tasks survive an agent restart); uninstall kills what is left in its cgroup.
+    # executors and tasks survive an agent restart); uninstall stops it, then kills what is left
+    # in its cgroup and in its data folders (roles/uninstall/files/stop-leaving.sh).
     leaves_processes: bool = False
     data: tuple[Folder, ...] = ()
     services: tuple[Service, ...] = ()  # the first one's probe is the component's health probe

@@ -290,3 +290,47 @@ def test_the_operator_is_told_which_config_lines_name_the_uninstalled_hosts(cfg_
     assert f"  line {number} [agents]: agent2 = 10.0.0.22" in said
     master1 = next(h for h in cfg.all_hosts() if h.id == "master1")
     assert ("lb", "master1") in [(s, line) for _, s, line in config_lines(text, [master1])]  # a bare name too
+
+
+STOP_LEAVING = TOP / "roles" / "uninstall" / "files" / "stop-leaving.sh"
+
+
+def test_a_mesos_agent_is_stopped_before_its_tasks_are_killed(tmp_path):
+    """The agent's unit restarts by itself after a kill (and was given the killed task again):
+    stop-leaving.sh stops it first, then kills what works in its sandboxes; a process elsewhere
+    is left alone, and a second call (the unit stopped, nothing left) does nothing."""
+    bin_dir, work = tmp_path / "bin", tmp_path / "agent"
+    bin_dir.mkdir()
+    sandbox = work / "slaves" / "S0" / "executors" / "e2e_sleeper" / "runs" / "1"
+    sandbox.mkdir(parents=True)
+    state, calls = tmp_path / "state", tmp_path / "calls"
+    state.write_text("active")
+    systemctl = bin_dir / "systemctl"  # answers as systemd would for a running agent, then a stopped one
+    systemctl.write_text(f"""#!/bin/sh
+echo "$*" >> {calls}
+case $1 in
+  is-active) cat {state} ;;
+  stop) echo inactive > {state} ;;
+  show) echo ;;
+esac
+""")
+    systemctl.chmod(0o755)
+    task = subprocess.Popen(["sleep", "300"], cwd=sandbox)
+    bystander = subprocess.Popen(["sleep", "300"], cwd=tmp_path)
+    try:
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+        done = subprocess.run(["sh", str(STOP_LEAVING), "dcos-mesos-agent", str(work)], env=env,
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == ["stopped dcos-mesos-agent.service", f"killed {task.pid} (sleep)"]
+        assert task.wait(timeout=5) == -9
+        assert bystander.poll() is None
+        assert calls.read_text().splitlines()[:2] == ["is-active dcos-mesos-agent.service",
+                                                      "stop dcos-mesos-agent.service"]
+        again = subprocess.run(["sh", str(STOP_LEAVING), "dcos-mesos-agent", str(work)], env=env,
+                               capture_output=True, text=True, check=False)
+        assert (again.returncode, again.stdout) == (0, "")
+    finally:
+        for proc in (task, bystander):
+            proc.kill()
+            proc.wait()
