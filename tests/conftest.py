@@ -12,8 +12,6 @@ _WEIGHT = {
     "consul": 60,
     "mysql": 55,
     "repo_registry": 50,
-    "cadvisor": 45,
-    "zookeeper": 40,
     "common": 35,
     "docker": 30,
     "ntp": 25,

@@ -249,3 +249,57 @@ def test_leaders_fail_over_within_30_s_and_nothing_is_lost(host):
     # The restarted ones come back as followers that name the new leaders.
     wait_for("all three masters naming one Mesos leader", lambda: mesos_leader(MASTERS.values()), 60)
     wait_for("all three Marathons naming one leader", lambda: marathon_leader(MASTERS.values()), 60)
+
+
+ZK_CLI = "/usr/share/zookeeper/bin/zkCli.sh -server {ip}:2181"
+ZK_AUTH = "addauth digest dcos:zk-secret-molecule"
+
+
+def _zk_mode(name):
+    """srvr's Mode (leader, follower) of one member, None when it does not answer."""
+    ip = MASTERS[name]
+    out = subprocess.run(["docker", "exec", name, "bash", "-c",
+                          f"exec 3<>/dev/tcp/{ip}/2181 && printf srvr >&3 && timeout 5 cat <&3"],
+                         capture_output=True, text=True, check=False).stdout
+    return next((line.split(": ")[1] for line in out.splitlines() if line.startswith("Mode: ")), None)
+
+
+def _zk(name, *commands):
+    """zkCli.sh on a member, authenticated as the digest user, the commands in one session."""
+    script = "\n".join((ZK_AUTH, *commands, "quit")) + "\n"
+    return subprocess.run(["docker", "exec", "-i", name, "bash", "-c",
+                           f"timeout 60 {ZK_CLI.format(ip=MASTERS[name])} 2>&1"],
+                          input=script, capture_output=True, text=True, check=False).stdout
+
+
+def test_zookeeper_is_ours_and_keeps_its_quorum_with_a_member_down(host):
+    """The ensemble as an operator checks it: our unit, run as zookeeper, its id and peers; one
+    leader and two followers (srvr); a znode written on one member is read on all; with a
+    follower stopped the other two still elect, take a write and serve it."""
+    name = _name(host)
+    if name == "ma1":
+        return
+    assert "QuorumPeerMain" in host.check_output("systemctl show -p ExecStart zookeeper")
+    assert "zookeeper" in [p.user for p in host.process.filter(comm="java")]
+    assert host.file("/var/lib/zookeeper/myid").content_string.strip() == name[-1]
+    assert "server.3=172.29.15.13:2888:3888" in host.file("/etc/zookeeper/dcos/zoo.cfg").content_string
+    if name != "mm1":
+        return  # ensemble-wide, once
+    assert sorted(_zk_mode(m) for m in MASTERS) == ["follower", "follower", "leader"]
+    znode = "/mesos/molecule-zk"
+    _zk("mm1", f"delete {znode}", f"create {znode} written-on-mm1")
+    for member in MASTERS:
+        assert "written-on-mm1" in _zk(member, f"get {znode}"), member
+    follower = next(m for m in MASTERS if _zk_mode(m) == "follower")
+    _in(follower, "systemctl", "stop", "zookeeper")
+    try:
+        rest = [m for m in MASTERS if m != follower]
+        wait_for("two members serving, one of them leading",
+                 lambda: sorted(_zk_mode(m) or "" for m in rest) == ["follower", "leader"], 60)
+        _zk(rest[0], f"set {znode} written-without-{follower}")
+        for member in rest:
+            assert f"written-without-{follower}" in _zk(member, f"get {znode}"), member
+    finally:
+        _in(follower, "systemctl", "start", "zookeeper")
+        _zk(next(m for m in MASTERS if m != follower), f"delete {znode}")
+    wait_for(f"{follower} back as a follower", lambda: _zk_mode(follower) == "follower", 60)
