@@ -170,6 +170,7 @@ CATALOGUE: tuple[Component, ...] = (
         foreign=Foreign(units=("chrony.service", "chronyd.service"), packages=("chrony",), processes=("chronyd",)),
         adopt_by_default=True,
         files=("/etc/chrony/chrony.conf",),
+        family_files={"RedHat": ("/etc/chrony.conf",)},
         # Kept by uninstall (time keeps being kept): adopted by default, most hosts had it before.
     ),
     Component(
@@ -193,6 +194,7 @@ CATALOGUE: tuple[Component, ...] = (
         foreign=Foreign(units=("docker-registry.service",), packages=("docker-registry", "docker-distribution"),
                         processes=("docker-registry", "registry")),
         files=("/etc/docker/registry/config.yml", "/etc/docker/registry/tls", "/etc/docker/registry/htpasswd"),
+        family_files={"RedHat": ("/etc/docker-distribution/registry/config.yml",)},
         data=(Folder("the registry's storage", "registry", "data_dir"),),
         services=(Service("registry", Probe("tcp", "registry", "port")),),
         packages={"Debian": ("docker-registry",), "RedHat": ("docker-distribution",)},
@@ -313,6 +315,7 @@ CATALOGUE: tuple[Component, ...] = (
                         paths=("/usr/sbin/mariadbd", "/usr/sbin/mysqld",
                                "/usr/libexec/mariadbd", "/usr/libexec/mysqld")),
         files=("/etc/mysql/mariadb.conf.d/60-dcos.cnf", "/root/.my.cnf", "/usr/local/bin/dcos-mysql-vip-check"),
+        family_files={"RedHat": ("/etc/my.cnf.d/dcos.cnf",)},
         data=(Folder("MySQL's data", "mysql", "data_dir"),),
         services=(Service("mysql-{mysql_role}", Probe("tcp", "mysql", "port", interval="5s", timeout="2s")),
                   # Passes on the master only: what the mysql-vip name resolves to.

@@ -7,6 +7,8 @@ the other fails here, not on a cluster."""
 import re
 from pathlib import Path
 
+import jinja2
+import jinja2.meta
 import pytest
 import yaml
 from ansible.inventory.manager import InventoryManager
@@ -200,3 +202,95 @@ def test_the_precheck_looks_for_what_the_role_refuses_to_install_over(component)
         assert not component.foreign.paths
         return
     assert set(component.foreign.paths) == {p for f in footprints for p in f}
+
+
+# What a role writes under /etc, /usr or /opt that uninstall leaves on purpose
+# (docs/operations.md, "Left on purpose"), each with why.
+_LEFT_ON_PURPOSE = {
+    "/etc/hostname": "the host keeps its name",
+    "/etc/systemd/system/chrony.service.d/dcos-no-clock-control.conf": "chrony stays, with its configuration",
+    "/etc/systemd/system/chronyd.service.d/dcos-no-clock-control.conf": "chrony stays, with its configuration",
+}
+_WRITERS = ("template", "copy", "get_url", "unarchive")
+_INCLUDES = ("include_tasks", "import_tasks")
+
+
+def _holds(conditions, values: dict) -> bool:
+    """False only when a `when` is surely false on hosts of this OS family: one that reads the
+    role's own variables only (`__*`, from vars/<family>.yml; a play cannot override them). One
+    that reads a setting, a fact or a registered result is taken as true."""
+    env = jinja2.Environment()
+    env.filters["bool"] = lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
+    for condition in conditions if isinstance(conditions, list) else [conditions]:
+        try:
+            names = jinja2.meta.find_undeclared_variables(env.parse("{{ " + str(condition) + " }}"))
+            if names and all(n.startswith("__") and n in values for n in names) \
+                    and not env.compile_expression(str(condition))(**values):
+                return False
+        except jinja2.TemplateError:  # Ansible's own tests and filters (is changed): only a run knows
+            continue
+    return True
+
+
+def _written(role: str, tasks_file: str, values: dict) -> list[tuple[str, str, str]]:
+    """(tasks file, task name, dest) of every task that writes a file on hosts of these values:
+    blocks and included task files followed, what a `when` rules out left out."""
+    out = []
+
+    def walk(tasks, where):
+        for task in tasks or []:
+            if not isinstance(task, dict) or not _holds(task.get("when", []), values):
+                continue
+            for key in ("block", "rescue", "always"):
+                walk(task.get(key), where)
+            for module in _INCLUDES:
+                target = task.get(module, task.get(f"ansible.builtin.{module}"))
+                if isinstance(target, str) and "{{" not in target:
+                    walk(load_yaml(ROLES / role / "tasks" / target), target)
+            for module in _WRITERS:
+                args = task.get(module, task.get(f"ansible.builtin.{module}"))
+                if isinstance(args, dict) and "dest" in args:
+                    out.append((where, task.get("name", "?"), module, str(args["dest"])))
+
+    walk(load_yaml(ROLES / role / "tasks" / tasks_file), tasks_file)
+    return out
+
+
+def _fixed(path: str, values: dict) -> str:
+    """The path with the role's plain variables put in, cut before what only a run knows."""
+    for _ in range(5):
+        path = re.sub(r"\{\{ *([a-z_0-9]+) *\}\}",
+                      lambda m: str(values[m.group(1)]) if isinstance(values.get(m.group(1)), str)
+                      and "{{" not in values[m.group(1)] else m.group(0), path)
+    return path.split("{{", 1)[0]
+
+
+def _uninstall_paths(family: str) -> list[str]:
+    """Every path uninstall names: the catalogue's, and those of its own lists and tasks."""
+    values = role_vars("uninstall", family)
+    text = "\n".join(p.read_text() for p in (ROLES / "uninstall").rglob("*.yml"))
+    text += "\n" + "\n".join(str(v) for v in values.values())
+    found = {_fixed(m, values) for m in re.findall(r"/(?:etc|usr|opt)/[^\s\"',}\]]+", text)}
+    for component in CATALOGUE:
+        found |= set(component.files) | set(component.family_files.get(family, ()))
+    return sorted(p for p in found if p)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_uninstall_takes_back_every_file_a_role_writes(family):
+    """The converse of the test above: a file a role writes under /etc, /usr or /opt that neither
+    the catalogue nor the uninstall role names would be left behind by uninstall (kubespray's
+    reset, issue 11467), and missed by diagnostics, which collects the catalogue's files."""
+    owned = _uninstall_paths(family)
+    unowned = []
+    for component in {c.role: c for c in CATALOGUE}.values():
+        values = role_vars(component.role, family)
+        for tasks_file, name, module, dest in _written(component.role, "main.yml", values):
+            where = _fixed(dest, values)
+            if not where.startswith(("/etc/", "/usr/", "/opt/")) or where in _LEFT_ON_PURPOSE:
+                continue
+            inside = module == "unarchive"  # a folder it unpacks into: what it unpacks is named
+            if not any(where == o or where.startswith(o.rstrip("/") + "/")
+                       or (inside and o.startswith(where.rstrip("/") + "/")) for o in owned):
+                unowned.append(f"roles/{component.role}/tasks/{tasks_file}: {name}: {where}")
+    assert not unowned, unowned
