@@ -36,5 +36,10 @@ def render(role: str, template: str, values: dict[str, Any]) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["bool"] = lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
+    env.filters["bool"] = ansible_bool
     return env.get_template(template).render(**values)
+
+
+def ansible_bool(value: Any) -> bool:
+    """Ansible's `bool` filter, for templates and conditions rendered outside Ansible."""
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")

@@ -18,7 +18,7 @@ from installer.catalogue import CATALOGUE, FAMILIES, GROUPS, by_name, consul_ser
 from installer.config import load_config
 from installer.config.schema import SECTIONS
 from installer.rundir import inventory
-from tests.unit.roles import ROLES, load_yaml, role_names, role_vars
+from tests.unit.roles import ROLES, ansible_bool, load_yaml, role_names, role_vars
 
 TOP = Path(__file__).resolve().parents[2]
 EXAMPLE = (TOP / "config.cfg.example").read_text()
@@ -220,7 +220,7 @@ def _holds(conditions, values: dict) -> bool:
     role's own variables only (`__*`, from vars/<family>.yml; a play cannot override them). One
     that reads a setting, a fact or a registered result is taken as true."""
     env = jinja2.Environment()
-    env.filters["bool"] = lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
+    env.filters["bool"] = ansible_bool
     for condition in conditions if isinstance(conditions, list) else [conditions]:
         try:
             names = jinja2.meta.find_undeclared_variables(env.parse("{{ " + str(condition) + " }}"))
@@ -232,8 +232,8 @@ def _holds(conditions, values: dict) -> bool:
     return True
 
 
-def _written(role: str, tasks_file: str, values: dict) -> list[tuple[str, str, str]]:
-    """(tasks file, task name, dest) of every task that writes a file on hosts of these values:
+def _written(role: str, tasks_file: str, values: dict) -> list[tuple[str, str, str, str]]:
+    """(tasks file, task name, module, dest) of every task that writes a file on hosts of these values:
     blocks and included task files followed, what a `when` rules out left out."""
     out = []
 

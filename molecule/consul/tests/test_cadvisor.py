@@ -25,8 +25,13 @@ docker run -d --name dcos-probe dcos-probe:1 /bin/sh -c 'sleep 100000' >/dev/nul
 
 @pytest.fixture(autouse=True)
 def _on_the_client_only(host):
-    if host.ansible.get_variables()["inventory_hostname"] != "cc1":
-        pytest.skip("cAdvisor runs on the client")
+    """The checks below are the client's (converge.yml puts Docker and cAdvisor on the agents);
+    on a server, what is checked is that neither is there."""
+    variables = host.ansible.get_variables()
+    assert variables["groups"]["agents"] == ["cc1"], variables["groups"]
+    if variables["inventory_hostname"] != "cc1":
+        assert not host.service("dcos-cadvisor").is_running and not host.exists("dockerd")
+        pytest.skip("cAdvisor runs on the client; checked absent here")
 
 
 def test_our_unit_runs_it_and_the_package_unit_is_masked(host):
