@@ -106,12 +106,21 @@ def _confirm(cfg, phases) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bundle"]:
+def _tool(name: str, argv: list[str]) -> int:
+    """./install.sh bundle (the offline bundle), ./install.sh release (the archive of it all)."""
+    if name == "bundle":
         from installer.bundler import main as bundle_main
 
-        return bundle_main(argv[1:])
+        return bundle_main(argv)
+    from installer.release import main as release_main
+
+    return release_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["bundle"], ["release"]):
+        return _tool(argv[0], argv[1:])
     args = _parser().parse_intermixed_args(argv)  # "config.cfg --runs-dir X uninstall" too
     if args.list_phases:
         return _list_phases()
@@ -382,6 +391,10 @@ def _demo(args) -> int | None:
     """Make (or reuse) the demo cluster and point args at its config; an exit code when done."""
     from installer import demo
 
+    if not (demo.TOP / "demo" / "node").is_dir():
+        _err("--demo builds containers and a bundle from a Debian mirror: it needs a checkout of the installer's "
+             "repository, not a release (a release installs the cluster of a config.cfg, offline)")
+        return EXIT_BAD_INPUT
     cluster = demo.DemoCluster(agents=args.agents)
     folder = args.runs_dir / "demo"
     try:
