@@ -58,11 +58,9 @@ FORMAT = 1
 CONTROLLER_PACKAGES = {"debian": ["python3", "python3-venv", "openssh-client", "gnupg"]}
 # The Python each target's own python3 is, for the wheels (ansible-core 2.16 needs 3.10+ on
 # the controller: Debian 11's 3.9 cannot be an installer host, it can be a cluster host).
-TARGET_PYTHON = {"debian12": "3.11", "el9": "3.9"}
-# Not part of a release: what only develops and tests the installer.
-# (The demo too: it builds its containers and bundle from a Debian mirror.)
-DEV_ONLY = ("tests/", "molecule/", ".ci/", "bench/", "demo/", ".config/", "conftest.py", "test.sh",
-            "requirements-dev.txt", ".ansible-lint", ".yamllint", ".gitignore")
+TARGET_PYTHON = {"debian12": "3.11"}
+# What only develops and tests the installer is marked export-ignore in .gitattributes (as
+# for `git archive`) and left out.
 
 # Resolved with an empty dpkg status, so apt downloads the whole dependency closure (what a
 # minimal host may lack, whatever the image used here has), then indexed as a flat source.
@@ -119,12 +117,15 @@ def code_files() -> list[str]:
     unpacked release, the code files its RELEASE.json lists; never tests or local state."""
     listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     if listed is not None:
-        names = [n for n in listed.split("\0") if n]
-    elif (TOP / RELEASE).is_file():
-        names = [f["path"] for f in json.loads((TOP / RELEASE).read_text())["files"] if f.get("part") == "code"]
-    else:
-        raise ReleaseError(f"{TOP} is neither a git checkout nor an unpacked release: cannot tell its files")
-    return sorted(n for n in names if not n.startswith(DEV_ONLY) and (TOP / n).is_file())
+        names = [n for n in listed.split("\0") if n and (TOP / n).is_file()]
+        proc = subprocess.run(["git", "-C", str(TOP), "check-attr", "-z", "--stdin", "export-ignore"],
+                              input="\0".join(names), capture_output=True, text=True, check=True)
+        fields = proc.stdout.split("\0")
+        ignored = {fields[i] for i in range(0, len(fields) - 2, 3) if fields[i + 2] == "set"}
+        return sorted(set(names) - ignored)
+    if (TOP / RELEASE).is_file():
+        return sorted(f["path"] for f in json.loads((TOP / RELEASE).read_text())["files"] if f.get("part") == "code")
+    raise ReleaseError(f"{TOP} is neither a git checkout nor an unpacked release: cannot tell its files")
 
 
 def source_date() -> int:
@@ -146,22 +147,40 @@ def build_wheelhouse(python: str, arch: str, log: BinaryIO | None = None) -> Pat
     <arch>, downloaded once into .cache/release (keyed by both files)."""
     key = hashlib.sha256((TOP / "requirements.txt").read_bytes() + (TOP / "constraints.txt").read_bytes())
     folder = CACHE / f"wheelhouse-py{python}-{arch}-{key.hexdigest()[:12]}"
-    done = folder / ".complete"
-    if done.exists():
+    if folder.is_dir():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    work = _work_folder(folder)
     abi = "cp" + python.replace(".", "")
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
            "--implementation", "cp", "--python-version", python, "--abi", abi, "--abi", "abi3", "--abi", "none"]
     for tag in manylinux_platforms(arch):
         cmd += ["--platform", tag]
-    cmd += ["--platform", "any", "-d", str(folder), "-r", str(TOP / "requirements.txt"),
+    cmd += ["--platform", "any", "-d", str(work), "-r", str(TOP / "requirements.txt"),
             "-c", str(TOP / "constraints.txt")]
     print(f"release: downloading the wheels for Python {python} on {arch}", file=sys.stderr)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
         raise ReleaseError(f"pip download failed:\n{proc.stderr[-2000:]}")
-    done.touch()
+    return _settle(work, folder)
+
+
+def _work_folder(folder: Path) -> Path:
+    """A private folder to fill before it becomes `folder` (two builds at once, such as two
+    test workers, must not write into the same cache entry)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = folder.with_name(f".{folder.name}.{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    return work
+
+
+def _settle(work: Path, folder: Path) -> Path:
+    """The filled work folder becomes the cache entry, unless another build's already did."""
+    try:
+        work.rename(folder)
+    except OSError:
+        shutil.rmtree(work, ignore_errors=True)
     return folder
 
 
@@ -175,16 +194,16 @@ def build_controller_packages(target_name: str, target: dict[str, Any], image: s
     folder = CACHE / f"controller-{target_name}-{hashlib.sha256(' '.join(packages).encode()).hexdigest()[:12]}"
     if (folder / "Packages").exists():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    work = _work_folder(folder)
     script = CONTROLLER_APT_SCRIPT.replace("@PACKAGES@", " ".join(shlex.quote(p) for p in packages))
     print(f"release: resolving the controller's packages ({', '.join(packages)}) in {image}", file=sys.stderr)
-    proc = subprocess.run(["docker", "run", "--rm", "--label", "dcos-bundle=1", "-v", f"{folder.resolve()}:/out",
+    proc = subprocess.run(["docker", "run", "--rm", "--label", "dcos-bundle=1", "-v", f"{work.resolve()}:/out",
                            "--entrypoint", "/bin/sh", image, "-c", script],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         raise ReleaseError(f"resolving the controller's packages in {image} failed:\n{proc.stderr[-2000:]}")
-    return folder
+    return _settle(work, folder)
 
 
 def _tree(folder: Path, prefix: str) -> list[Member]:

@@ -44,8 +44,8 @@ _release_apt() {
               -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
               -o Acquire::Languages=none -o APT::Sandbox::User=root)
   echo "[setup] installing $* from the release (controller/$os, no network used)" >&2
-  if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${opts[@]}" update >"$tmp/log" 2>&1 ||
-     ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${opts[@]}" install -y --no-install-recommends "$@" \
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" update >"$tmp/log" 2>&1 ||
+     ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" install -y --no-install-recommends "$@" \
        >>"$tmp/log" 2>&1; then
     tail -20 "$tmp/log" >&2
     echo "install: installing $* from controller/$os failed (above)" >&2

@@ -6,6 +6,14 @@ with its chain, the VIP, Consul RPC TLS), Consul without ACLs on other ports and
 domain, other ports and data folders everywhere, version pins, no firewall, no cAdvisor, the
 hosts' own package repos kept, an unreachable NTP upstream, precheck thresholds and a waiver.
 
+The installer runs the way operators run it in a data center: from the release archive
+(`./install.sh release`, built here from the e2e bundle), copied onto the installer host,
+unpacked and set up there with no route out of the cluster's network (PyPI and the Debian
+mirror asserted unreachable first: python3-venv comes from the archive's own apt source, the
+Python packages from its wheelhouse), then every run of this module is started there (the
+route comes back for the install itself: this config keeps the hosts' own package sources,
+which the hosts then reach). Its runs/ folder is copied back after each run for the checks.
+
 The install's own verify phase is the first judge; a few facts an operator would look at on
 such a cluster are checked by hand; then a dry run of the whole converged cluster plans no
 change (the real second run that changes nothing is the main cluster's, test_cluster.py)."""
@@ -13,13 +21,16 @@ change (the real second run that changes nothing is the main cluster's, test_clu
 import datetime as dt
 import ipaddress
 import json
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from installer.demo import Node, build_bundle, remove_nodes, ssh_keypair, start_nodes
-from tests.e2e.helpers import TOP, auth, changed, http, install, run_record_leaks, summary, wait
+from installer.demo import IMAGE, Node, build_bundle, docker, reachable_from, remove_nodes, ssh_keypair, start_nodes
+from tests.e2e.helpers import TOP, auth, changed, http, run_record_leaks, summary, wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-alt")]
 
@@ -29,6 +40,7 @@ LABEL = "dcos-testbed=1"
 NODES = [Node("dcos-alt-installer", "installer", "172.29.41.10"), Node("dcos-alt-master1", "master1", "172.29.41.11"),
          Node("dcos-alt-agent1", "agent1", "172.29.41.21"), Node("dcos-alt-agent2", "agent2", "172.29.41.22")]
 VIP = "172.29.41.250"
+GATEWAY = "172.29.41.1"
 BUNDLE = TOP / ".cache" / "test-bundles" / "e2e"
 RESULTS = TOP / ".cache" / "test-logs" / "e2e-alt-config.json"
 
@@ -217,18 +229,71 @@ waive = cpu@master1
 """
 
 
+def _release(folder: Path) -> tuple[Path, float]:
+    """The release archive of this checkout with the e2e bundle: (archive, seconds to build)."""
+    started = time.monotonic()
+    proc = subprocess.run([str(TOP / "install.sh"), "release", "--target", "debian12", "--bundle", str(BUNDLE),
+                           "--out", str(folder / "dist"), "--image", IMAGE],
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return next((folder / "dist").glob("dcos-installer-*.tar.gz")), time.monotonic() - started
+
+
+def _unpack_air_gapped(host: Node, archive: Path) -> tuple[str, float]:
+    """The archive unpacked and set up on the host with no route out (asserted): (its folder
+    there, seconds from unpacking to the installer's first answer)."""
+    host.sh("ip route del default")
+    assert reachable_from(host.container) == []  # neither the mirror nor PyPI
+    assert host.sh("dpkg-query -W -f '${Status}' python3-venv 2>/dev/null || true").strip() != "install ok installed"
+    docker("cp", str(archive), f"{host.container}:/root/{archive.name}", timeout=300)
+    release = "/root/" + archive.name[:-len(".tar.gz")]
+    started = time.monotonic()
+    setup = docker("exec", host.container, "bash", "-c", f"cd /root && tar xf {archive.name} && cd {release} && "
+                   "./install.sh --version", check=False, timeout=600)
+    took = time.monotonic() - started
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert "no network used" in setup.stderr and "python3-venv" in setup.stderr, setup.stderr
+    host.sh(f"ip route add default via {GATEWAY}")
+    return release, took
+
+
+def _install(env: dict, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
+    """./install.sh of the release on the installer host; the run's records copied back here."""
+    start = time.time()
+    proc = subprocess.run(["docker", "exec", env["host"].container, "bash", "-c",
+                           f"cd {env['release']} && ./install.sh {env['config']} --runs-dir {env['runs']} "
+                           + " ".join(args)], capture_output=True, text=True, timeout=timeout, check=False,
+                          stdin=subprocess.DEVNULL)
+    proc.duration = time.time() - start  # type: ignore[attr-defined]
+    shutil.rmtree(env["runs"], ignore_errors=True)
+    docker("cp", f"{env['host'].container}:{env['runs']}", str(env["runs"]), check=False, timeout=300)
+    return proc
+
+
 @pytest.fixture(scope="module")
 def alt(tmp_path_factory):
     folder = tmp_path_factory.mktemp("alt")
     build_bundle(BUNDLE, folder / "standins")
+    archive, built = _release(folder)
     key = ssh_keypair(folder)
     (folder / "certs").mkdir()
     _pki(folder / "certs")
     start_nodes(NODES, NETWORK, SUBNET, key, LABEL, internal=False)  # the hosts' own repos stay reachable
+    host = NODES[0]
+    release, setup = _unpack_air_gapped(host, archive)
     config = folder / "config.cfg"
-    config.write_text(CONFIG.format(key=key, vip=VIP, bundle=BUNDLE, zk_version=_zookeeper_version()))
-    env = {"config": config, "runs": folder / "runs", "folder": folder}
-    env["first"] = install(config, env["runs"], "--yes")
+    config.write_text(CONFIG.format(key=key, vip=VIP, bundle=f"{release}/bundle", zk_version=_zookeeper_version()))
+    # The operator's files where the installer host's copy of config.cfg names them.
+    host.sh(f"mkdir -p {folder}")
+    docker("cp", str(folder / "config.cfg"), f"{host.container}:{folder}/config.cfg")
+    for name in ("certs", key.name):
+        docker("cp", str(folder / name), f"{host.container}:{folder}/")
+    env = {"config": config, "runs": folder / "runs", "folder": folder, "host": host, "release": release,
+           "archive": {"mb": round(archive.stat().st_size / 1024**2), "build_seconds": round(built, 1),
+                       "unpack_and_setup_seconds": round(setup, 1)}}
+    print(f"\nrelease archive {archive.name}: {env['archive']['mb']} MB, built in {built:.1f} s; on the air-gapped "
+          f"installer host, unpacked and set up in {setup:.1f} s")
+    env["first"] = _install(env, "--yes")
     (TOP / ".cache" / "test-logs" / "e2e-alt-first-install.log").write_text(env["first"].stdout + env["first"].stderr)
     yield env
     remove_nodes([n.container for n in NODES], NETWORK)
@@ -245,7 +310,8 @@ def test_a_cluster_of_non_default_keys_installs_and_verifies(alt):
     assert [p["phase"] for p in summary["phases"]][-1] == "verify"
     assert f"https://{VIP}:8443/" in proc.stdout  # the summary's URLs follow the ports
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"first_install_seconds": round(proc.duration, 1)}) + "\n")
+    RESULTS.write_text(json.dumps({"first_install_seconds": round(proc.duration, 1), "release": alt["archive"]})
+                       + "\n")
 
 
 def test_the_non_default_paths_did_what_their_keys_say(alt):
@@ -286,7 +352,7 @@ def test_a_dry_run_of_the_whole_converged_cluster_passes_and_changes_nothing(alt
     generated ones), nor a file another user may read."""
     if alt["first"].returncode != 0:
         pytest.fail("the install failed")
-    check = install(alt["config"], alt["runs"], "--yes", "--check")
+    check = _install(alt, "--yes", "--check")
     assert check.returncode == 0, (check.stdout + check.stderr)[-6000:]
     assert "(check mode)" in check.stdout
     assert changed(alt["runs"]) == {}
@@ -321,7 +387,7 @@ def test_uninstalling_one_host_with_its_data_leaves_the_others_running(alt):
     wait(lambda: len(hosts_running()) == 2 and agent2.sh("pgrep -f 'slee[p] 3600' || true").strip(), 90,
          what="the app's two instances running, one on agent2")
     assert agent2.ip in hosts_running() or "agent2" in hosts_running()
-    proc = install(alt["config"], alt["runs"], "uninstall", "--hosts", "agent2", "--purge-data", "--yes")
+    proc = _install(alt, "uninstall", "--hosts", "agent2", "--purge-data", "--yes")
     print(f"uninstall --hosts agent2 (drain included): {proc.duration:.1f}s")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     assert "drained" in proc.stdout
