@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -62,11 +63,19 @@ TARGET_PYTHON = {"debian12": "3.11"}
 # What only develops and tests the installer is marked export-ignore in .gitattributes (as
 # for `git archive`) and left out.
 
+DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
 # Resolved with an empty dpkg status, so apt downloads the whole dependency closure (what a
 # minimal host may lack, whatever the image used here has), then indexed as a flat source.
+# With the release's security updates: an installer host that has them has newer libraries
+# (python3.11's) than the point release, and apt does not downgrade.
 CONTROLLER_APT_SCRIPT = r"""
 set -eu
 export DEBIAN_FRONTEND=noninteractive
+. /etc/os-release
+mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+[ -n "$mirror" ] || mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+echo "deb ${mirror%/debian}/debian-security $VERSION_CODENAME-security main" > /etc/apt/sources.list.d/security.list
 apt-get update -q -o Acquire::Languages=none >/dev/null
 apt-get install -y -q --no-install-recommends apt-utils >/dev/null 2>&1
 : > /tmp/empty-status
@@ -75,7 +84,7 @@ apt-get -q -o Dir::State::status=/tmp/empty-status -o Dir::Cache::archives=/out 
 cd /out
 rm -rf partial lock
 apt-ftparchive packages . > Packages
-apt-ftparchive release . > Release
+apt-ftparchive release . | grep -v '^Date:' > Release
 """
 
 
@@ -112,19 +121,25 @@ def _git(*args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def code_files() -> list[str]:
-    """The installer's own files: what git tracks or would (the working tree's content), or, in an
-    unpacked release, the code files its RELEASE.json lists; never tests or local state."""
-    listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+def code_files() -> dict[str, bool]:
+    """The installer's own files, each with whether it is executable: what git tracks (as in
+    the working tree; a file not added is not part of a release) less what .gitattributes
+    marks export-ignore, or, in an unpacked release, the code files its RELEASE.json lists."""
+    listed = _git("ls-files", "-s", "-z")
     if listed is not None:
-        names = [n for n in listed.split("\0") if n and (TOP / n).is_file()]
+        modes = {}
+        for line in filter(None, listed.split("\0")):
+            meta, name = line.split("\t", 1)
+            if (TOP / name).is_file():
+                modes[name] = meta.split()[0] == "100755"
         proc = subprocess.run(["git", "-C", str(TOP), "check-attr", "-z", "--stdin", "export-ignore"],
-                              input="\0".join(names), capture_output=True, text=True, check=True)
+                              input="\0".join(modes), capture_output=True, text=True, check=True)
         fields = proc.stdout.split("\0")
         ignored = {fields[i] for i in range(0, len(fields) - 2, 3) if fields[i + 2] == "set"}
-        return sorted(set(names) - ignored)
+        return {name: modes[name] for name in sorted(set(modes) - ignored)}
     if (TOP / RELEASE).is_file():
-        return sorted(f["path"] for f in json.loads((TOP / RELEASE).read_text())["files"] if f.get("part") == "code")
+        return {f["path"]: f.get("mode") == "0755" for f in json.loads((TOP / RELEASE).read_text())["files"]
+                if f.get("part") == "code"}
     raise ReleaseError(f"{TOP} is neither a git checkout nor an unpacked release: cannot tell its files")
 
 
@@ -142,7 +157,7 @@ def manylinux_platforms(arch: str, glibc_minor: int = 36) -> list[str]:
     return [*tags, f"manylinux2014_{arch}", f"linux_{arch}"]
 
 
-def build_wheelhouse(python: str, arch: str, log: BinaryIO | None = None) -> Path:
+def build_wheelhouse(python: str, arch: str) -> Path:
     """Wheels of requirements.txt as constraints.txt pins them, for CPython <python> on
     <arch>, downloaded once into .cache/release (keyed by both files)."""
     key = hashlib.sha256((TOP / "requirements.txt").read_bytes() + (TOP / "constraints.txt").read_bytes())
@@ -169,10 +184,7 @@ def _work_folder(folder: Path) -> Path:
     """A private folder to fill before it becomes `folder` (two builds at once, such as two
     test workers, must not write into the same cache entry)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    work = folder.with_name(f".{folder.name}.{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    return work
+    return Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
 
 
 def _settle(work: Path, folder: Path) -> Path:
@@ -184,14 +196,23 @@ def _settle(work: Path, folder: Path) -> Path:
     return folder
 
 
-def build_controller_packages(target_name: str, target: dict[str, Any], image: str) -> Path:
+def build_controller_packages(target_name: str, target: dict[str, Any], image: str, arch: str) -> Path:
     """The controller's OS packages with their whole dependency closure, as a flat apt source
     (Packages, Release), resolved in a container of the target; cached in .cache/release."""
     if target["family"] not in CONTROLLER_PACKAGES:
         raise ReleaseError(f"a release for {target_name} ({target['family']}) is not made yet: only Debian "
                            "targets have a controller package source so far")
     packages = CONTROLLER_PACKAGES[target["family"]]
-    folder = CACHE / f"controller-{target_name}-{hashlib.sha256(' '.join(packages).encode()).hexdigest()[:12]}"
+    inspect = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}} {{.Architecture}}", image],
+                             capture_output=True, text=True, check=False)
+    if inspect.returncode != 0:
+        raise ReleaseError(f"no image {image} here to resolve the controller's packages in (docker pull it, or "
+                           "give --image)")
+    image_id, image_arch = inspect.stdout.split()
+    if DEBIAN_ARCH.get(arch) != image_arch:
+        raise ReleaseError(f"{image} is an {image_arch} image: the installer host is {arch}")
+    key = hashlib.sha256(" ".join([*packages, image_id, arch]).encode()).hexdigest()[:12]
+    folder = CACHE / f"controller-{target_name}-{key}"
     if (folder / "Packages").exists():
         return folder
     work = _work_folder(folder)
@@ -212,7 +233,7 @@ def _tree(folder: Path, prefix: str) -> list[Member]:
 
 
 def plan_members(bundle: Path, wheelhouse: Path, controller: Path, target_name: str) -> list[Member]:
-    members = [Member(n, TOP / n, os.access(TOP / n, os.X_OK)) for n in code_files()]
+    members = [Member(n, TOP / n, executable) for n, executable in code_files().items()]
     members += _tree(wheelhouse, "wheelhouse")
     members += _tree(controller, f"controller/{target_name}")
     members += _tree(bundle, "bundle")
@@ -235,33 +256,64 @@ def _tarinfo(name: str, size: int, mtime: int, mode: int, kind: bytes = tarfile.
     return info
 
 
+class _Hashing(io.RawIOBase):
+    """A file read once: tarfile copies it while its sha256 is taken (a file changed between a
+    first read for the checksum and a second for the copy would make an archive that fails
+    its own --verify)."""
+
+    def __init__(self, handle: BinaryIO):
+        self._handle, self.digest = handle, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.digest.update(data)
+        return data
+
+
 def write_archive(out: Path, folder_name: str, members: list[Member], release: dict[str, Any], mtime: int) -> Path:
-    """The members and RELEASE.json under folder_name/, reproducibly (see the module's doc)."""
-    entries = []
-    for member in members:
-        entries.append({"path": member.path, "part": _file_part(member.path), "size": member.source.stat().st_size,
-                        "sha256": sha256(member.source)})
-    document = dict(release, files=entries)
-    body = (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
+    """The members, then RELEASE.json (each one's size, mode and sha256, taken while it is
+    copied), under folder_name/, reproducibly (see the module's doc); verified before it is
+    given its name."""
     out.mkdir(parents=True, exist_ok=True)
     archive = out / f"{folder_name}.tar.gz"
-    tmp = archive.with_name(archive.name + ".part")
     dirs = sorted({str(PurePosixPath(m.path).parent) for m in members} - {"."})
     all_dirs = sorted({str(p) for d in dirs for p in [PurePosixPath(d), *PurePosixPath(d).parents] if str(p) != "."})
-    with tmp.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime,
-                                              compresslevel=6) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        tar.addfile(_tarinfo(folder_name, 0, mtime, 0o755, tarfile.DIRTYPE))
-        for name in all_dirs:
-            tar.addfile(_tarinfo(f"{folder_name}/{name}", 0, mtime, 0o755, tarfile.DIRTYPE))
-        tar.addfile(_tarinfo(f"{folder_name}/{RELEASE}", len(body), mtime, 0o644), io.BytesIO(body))
-        for member, entry in zip(members, entries, strict=True):
-            with member.source.open("rb") as handle:
-                tar.addfile(_tarinfo(f"{folder_name}/{member.path}", entry["size"], mtime,
-                                     0o755 if member.executable else 0o644), handle)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{archive.name}.", dir=out)
+    tmp = Path(tmp_name)
+    entries = []
+    try:
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime,
+                                                       compresslevel=6) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            tar.addfile(_tarinfo(folder_name, 0, mtime, 0o755, tarfile.DIRTYPE))
+            for name in all_dirs:
+                tar.addfile(_tarinfo(f"{folder_name}/{name}", 0, mtime, 0o755, tarfile.DIRTYPE))
+            for member in members:
+                mode = 0o755 if member.executable else 0o644
+                with member.source.open("rb") as handle:
+                    size = os.fstat(handle.fileno()).st_size
+                    reader = _Hashing(handle)
+                    tar.addfile(_tarinfo(f"{folder_name}/{member.path}", size, mtime, mode), reader)
+                entries.append({"path": member.path, "part": _file_part(member.path), "size": size,
+                                "mode": f"{mode:04o}", "sha256": reader.digest.hexdigest()})
+            body = (json.dumps(dict(release, files=entries), indent=1, sort_keys=True) + "\n").encode()
+            tar.addfile(_tarinfo(f"{folder_name}/{RELEASE}", len(body), mtime, 0o644), io.BytesIO(body))
+        report = verify_archive(tmp, sums=False)
+        if not report.ok:
+            raise ReleaseError("the archive just written does not verify (a file changed while it was copied?): "
+                               + "; ".join(report.problems[:5]))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.chmod(0o644)
     tmp.replace(archive)
-    digest = sha256(archive)
-    archive.with_name(archive.name + ".sha256").write_text(f"{digest}  {archive.name}\n")
+    sums = archive.with_name(archive.name + ".sha256")
+    sums_tmp = sums.with_name(f".{sums.name}.{os.getpid()}")
+    sums_tmp.write_text(f"{sha256(archive)}  {archive.name}\n")
+    sums_tmp.replace(sums)
     return archive
 
 
@@ -272,61 +324,78 @@ def _digest(handle: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def verify_archive(archive: Path) -> VerifyReport:
-    """The .sha256 beside it (when there), then every member against RELEASE.json: nothing
-    changed, missing or added, no path leaving the folder, no link or device."""
+def _scan(tar: tarfile.TarFile, report: VerifyReport) -> dict[str, tuple[int, str, str]]:
+    """Each file member's (size, mode, sha256) by its path in the folder; RELEASE.json read into
+    the report, and what no release holds named in it."""
+    seen: dict[str, tuple[int, str, str]] = {}
+    folder = ""
+    for info in tar:
+        parts = PurePosixPath(info.name).parts
+        if not parts or info.name.startswith("/") or ".." in parts or (len(parts) == 1 and not info.isdir()):
+            report.problems.append(f"{info.name!r}: not inside the archive's folder")
+            continue
+        folder = folder or parts[0]
+        if parts[0] != folder:
+            report.problems.append(f"{info.name}: outside the folder {folder}/")
+        elif info.isdir():
+            if info.mode & 0o7777 != 0o755:
+                report.problems.append(f"{info.name}: folder mode {info.mode & 0o7777:04o}, not 0755")
+        elif not info.isfile():
+            report.problems.append(f"{info.name}: a link or special file")
+        else:
+            rel = "/".join(parts[1:])
+            handle = tar.extractfile(info)
+            assert handle is not None
+            if rel in seen or (rel == RELEASE and report.release):
+                report.problems.append(f"{rel} is in the archive twice")
+            elif rel == RELEASE:
+                report.release = json.loads(handle.read())
+            else:
+                seen[rel] = (info.size, f"{info.mode & 0o7777:04o}", _digest(handle))
+    return seen
+
+
+def verify_archive(archive: Path, sums: bool = True) -> VerifyReport:
+    """The .sha256 beside it (when sums), then every member against RELEASE.json: nothing
+    changed, missing, added or twice, no path leaving the folder, no link or device, no mode
+    but 0644 and 0755. The checksums travel inside the archive: this finds a damaged copy,
+    not a forged one (compare the .sha256 with the one published where the archive was made)."""
     report = VerifyReport(archive=archive)
     if not archive.is_file():
         report.problems.append(f"no archive at {archive}")
         return report
-    sums = archive.with_name(archive.name + ".sha256")
-    if sums.is_file():
-        expected = sums.read_text().split()[0] if sums.read_text().split() else ""
-        if sha256(archive) != expected:
-            report.problems.append(f"{archive.name} does not match {sums.name} (corrupt, truncated or changed)")
+    sums_file = archive.with_name(archive.name + ".sha256")
+    if sums and sums_file.is_file():
+        words = sums_file.read_text().split()
+        if sha256(archive) != (words[0] if words else ""):
+            report.problems.append(f"{archive.name} does not match {sums_file.name} (corrupt, truncated or changed)")
             return report
-    else:
-        report.problems.append(f"{sums.name} is missing: the archive's own checksum cannot be checked")
-    seen: dict[str, tuple[int, str]] = {}
-    folder = ""
+    elif sums:
+        report.problems.append(f"{sums_file.name} is missing: the archive's own checksum cannot be checked")
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            for info in tar:
-                parts = PurePosixPath(info.name).parts
-                if info.name.startswith("/") or ".." in parts:
-                    report.problems.append(f"{info.name}: leaves the archive's folder")
-                    continue
-                folder = folder or parts[0]
-                if parts[0] != folder:
-                    report.problems.append(f"{info.name}: outside the folder {folder}/")
-                    continue
-                if info.isdir():
-                    continue
-                if not info.isfile():
-                    report.problems.append(f"{info.name}: a link or special file")
-                    continue
-                rel = "/".join(parts[1:])
-                handle = tar.extractfile(info)
-                assert handle is not None
-                if rel == RELEASE:
-                    report.release = json.loads(handle.read())
-                    continue
-                seen[rel] = (info.size, _digest(handle))
+            seen = _scan(tar, report)
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
         report.problems.append(f"{archive.name} cannot be read: {exc}")
         return report
     if not report.release:
         report.problems.append(f"{RELEASE} is missing")
         return report
-    listed = {f["path"]: f for f in report.release.get("files", [])}
-    for path, entry in sorted(listed.items()):
+    try:
+        listed = {str(f["path"]): (int(f["size"]), str(f["mode"]), str(f["sha256"])) for f in report.release["files"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        report.problems.append(f"{RELEASE} is not a release's list of files ({exc!r})")
+        return report
+    for path, (size, mode, digest) in sorted(listed.items()):
         if path not in seen:
             report.problems.append(f"{path} is missing")
-        elif seen[path] != (entry["size"], entry["sha256"]):
-            report.problems.append(f"{path} does not match its size and sha256 in {RELEASE}")
+        elif seen[path] != (size, mode, digest):
+            report.problems.append(f"{path} does not match its size, mode and sha256 in {RELEASE}")
+        elif mode not in ("0644", "0755"):
+            report.problems.append(f"{path}: mode {mode}, not 0644 or 0755")
         else:
             report.files += 1
-            report.bytes += entry["size"]
+            report.bytes += size
     report.problems += [f"{path} is not listed in {RELEASE} (added)" for path in sorted(set(seen) - set(listed))]
     return report
 
@@ -344,7 +413,7 @@ def build(target_name: str, bundle: Path, out: Path, image: str | None, arch: st
     if not report.ok:
         raise ReleaseError(f"the bundle {bundle} is not usable: " + "; ".join(report.problems[:5]))
     wheelhouse = build_wheelhouse(python, arch)
-    controller = build_controller_packages(target_name, target, image or target["image"])
+    controller = build_controller_packages(target_name, target, image or target["image"], arch)
     members = plan_members(bundle, wheelhouse, controller, target_name)
     commit = _git("describe", "--always", "--dirty", "--abbrev=12") or ""
     release = {"format": FORMAT, "name": "dcos-installer", "version": __version__, "commit": commit,

@@ -13,7 +13,8 @@ _release_os() {
   local id="" version=""
   [ -r /etc/os-release ] || return 0
   # shellcheck disable=SC1091
-  id=$(. /etc/os-release && echo "${ID:-}") version=$(. /etc/os-release && echo "${VERSION_ID%%.*}")
+  id=$(. /etc/os-release && echo "${ID:-}") version=$(. /etc/os-release && echo "${VERSION_ID:-}")
+  version=${version%%.*}
   echo "$id$version"
 }
 
@@ -33,20 +34,31 @@ _release_apt() {
     if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
       sudo=(sudo -n)
     else
-      echo "install: $* must be installed first (root needed); as root: ./install.sh --version" >&2
+      echo "install: this host lacks $*, which the release brings, and installing them needs root:" \
+           "run \`sudo -v\` and then this again (or give this user sudo)" >&2
       return 2
     fi
   fi
-  tmp=$(mktemp -d)
-  mkdir -p "$tmp/lists/partial" "$tmp/parts"
-  echo "deb [trusted=yes] file:$dir ./" > "$tmp/sources.list"
-  local opts=(-q -o "Dir::Etc::SourceList=$tmp/sources.list" -o "Dir::Etc::SourceParts=$tmp/parts"
-              -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-              -o Acquire::Languages=none -o APT::Sandbox::User=root)
+  tmp=$(mktemp -d) || return 1
+  mkdir -p "$tmp/lists/partial" "$tmp/parts" || return 1
+  echo "deb [trusted=yes] file:${dir// /%20} ./" > "$tmp/sources.list"
+  # Read before anything of /etc/apt (APT_CONFIG): no apt.conf.d either, so no proxy, no hook
+  # (apt-listbugs asks bugs.debian.org) and no other source takes part.
+  cat > "$tmp/apt.conf" <<CONF
+Dir::Etc::Parts "$tmp/parts";
+Dir::Etc::SourceList "$tmp/sources.list";
+Dir::Etc::SourceParts "$tmp/parts";
+Dir::State::Lists "$tmp/lists";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+Acquire::Languages "none";
+APT::Sandbox::User "root";
+CONF
   echo "[setup] installing $* from the release (controller/$os, no network used)" >&2
-  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" update >"$tmp/log" 2>&1 ||
-     ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" install -y --no-install-recommends "$@" \
-       >>"$tmp/log" 2>&1; then
+  if ! "${sudo[@]}" env APT_CONFIG="$tmp/apt.conf" DEBIAN_FRONTEND=noninteractive apt-get -q update \
+       >"$tmp/log" 2>&1 ||
+     ! "${sudo[@]}" env APT_CONFIG="$tmp/apt.conf" DEBIAN_FRONTEND=noninteractive apt-get -q install -y \
+       --no-install-recommends "$@" >>"$tmp/log" 2>&1; then
     tail -20 "$tmp/log" >&2
     echo "install: installing $* from controller/$os failed (above)" >&2
     rm -rf "$tmp"
@@ -77,6 +89,11 @@ ensure_venv() {
   [ -d "$top/wheelhouse" ] && offline=1
   hash=$(cat "$req" "$top/requirements.txt" "$top/constraints.txt" | sha256sum | cut -c1-16)
   stamp="$top/.venv/.installed-$(basename "$req" .txt)-$hash"
+  # A venv left without pip (made before python3-venv was there, or interrupted) is made again.
+  if [ ! -f "$stamp" ] && [ -x "$top/.venv/bin/python" ] && ! "$top/.venv/bin/python" -m pip --version >/dev/null 2>&1
+  then
+    rm -rf "$top/.venv"
+  fi
   if [ -n "$offline" ]; then
     _release_controller_ready "$py" "$top" || return $?
   fi
@@ -92,7 +109,10 @@ ensure_venv() {
     fi
     if [ -n "$offline" ]; then
       echo "[setup] installing pinned Python packages from the release's wheelhouse into .venv (no network used)" >&2
-      "$top/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-index \
+      # --isolated: no pip.conf and no PIP_* variable (a find-links or constraint URL there would
+      # be tried): the wheelhouse only.
+      PIP_CONFIG_FILE=/dev/null "$top/.venv/bin/python" -m pip install --isolated -q --disable-pip-version-check \
+        --no-index \
         --find-links "$top/wheelhouse" -r "$req" -c "$top/constraints.txt" >&2 || {
         echo "install: the wheelhouse lacks a package of $(basename "$req") (above); only requirements.txt" \
              "is in a release" >&2

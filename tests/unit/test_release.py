@@ -57,6 +57,7 @@ def test_same_inputs_give_the_same_archive_and_it_verifies(tmp_path):
     assert first.read_bytes() == second.read_bytes()
     assert first.with_name(first.name + ".sha256").read_text() == f"{sha256(first)}  {first.name}\n"
     assert _build(tmp_path, "c", members, mtime=1700000001).read_bytes() != first.read_bytes()
+    assert first.read_bytes()[4:8] == (1700000000).to_bytes(4, "little")  # gzip's own time: the given one
 
     report = release.verify_archive(first)
     assert report.ok, report.problems
@@ -70,6 +71,7 @@ def test_same_inputs_give_the_same_archive_and_it_verifies(tmp_path):
     assert f"{folder}/bundle/packages" in infos and infos[f"{folder}/bundle/packages"].isdir()
     with tarfile.open(first, "r:gz") as tar:
         listed = json.loads(tar.extractfile(f"{folder}/RELEASE.json").read())
+    assert {f["path"]: f["mode"] for f in listed["files"]}["install.sh"] == "0755"
     assert {f["path"]: f["part"] for f in listed["files"]} == {
         "bundle/manifest.json": "bundle", "bundle/packages/chrony_4.3_amd64.deb": "bundle",
         "install.sh": "code", "wheelhouse/a-1-py3-none-any.whl": "wheelhouse"}
@@ -77,12 +79,17 @@ def test_same_inputs_give_the_same_archive_and_it_verifies(tmp_path):
 
 @pytest.mark.parametrize("change, problem", [
     (lambda n, d: (n, d + b"x") if n.endswith(".deb") else (n, d),
-     "bundle/packages/chrony_4.3_amd64.deb does not match its size and sha256"),
+     "bundle/packages/chrony_4.3_amd64.deb does not match its size, mode and sha256"),
     (lambda n, d: None if n.endswith(".whl") else (n, d), "wheelhouse/a-1-py3-none-any.whl is missing"),
     (lambda n, d: (n.replace("manifest.json", "evil.sh"), d) if n.endswith("manifest.json") else (n, d),
      "bundle/evil.sh is not listed in RELEASE.json (added)"),
     (lambda n, d: (n.replace("dcos-installer-9.9-debian12/install.sh", "../install.sh"), d),
-     "../install.sh: leaves the archive's folder"),
+     "'../install.sh': not inside the archive's folder"),
+    (lambda n, d: (n, d) if not n.endswith("install.sh") else (".", d), "'.': not inside the archive's folder"),
+    (lambda n, d: (n.replace("manifest.json", "chrony_4.3_amd64.deb").replace("bundle/", "bundle/packages/"), d)
+     if n.endswith("manifest.json") else (n, d), "bundle/packages/chrony_4.3_amd64.deb is in the archive twice"),
+    (lambda n, d: (n, d.replace(b'"size"', b'"bytes"')) if n.endswith("RELEASE.json") else (n, d),
+     "RELEASE.json is not a release's list of files"),
 ])
 def test_verify_names_what_was_changed(tmp_path, change, problem):
     archive = _build(tmp_path, "a", _members(tmp_path))
@@ -117,8 +124,24 @@ def test_verify_refuses_a_link_and_a_broken_checksum(tmp_path):
     assert f"{archive.name}.sha256 is missing: the archive's own checksum cannot be checked" in problems
 
 
+def test_verify_refuses_a_setuid_file(tmp_path):
+    archive = _build(tmp_path, "a", _members(tmp_path))
+    with tarfile.open(archive, "r:gz") as tar:
+        entries = [(i, tar.extractfile(i).read() if i.isfile() else None) for i in tar]
+    with tarfile.open(archive, "w:gz") as tar:
+        for info, data in entries:
+            if info.name.endswith("install.sh"):
+                info.mode = 0o4755
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    archive.with_name(archive.name + ".sha256").write_text(f"{sha256(archive)}  {archive.name}\n")
+    assert "install.sh does not match its size, mode and sha256 in RELEASE.json" in release.verify_archive(
+        archive).problems
+
+
 def test_the_code_part_is_the_installer_without_its_tests():
-    names = release.code_files()
+    files = release.code_files()
+    names = list(files)
+    assert files["install.sh"] and files["installer/bin/ansible-playbook"] and not files["README.md"]
     for needed in ("install.sh", "scripts/venv.sh", "installer/release.py", "installer/bin/ansible-playbook",
                    "requirements.txt", "constraints.txt", "config.cfg.example", "ansible.cfg", "components.yml"):
         assert needed in names
@@ -138,7 +161,12 @@ def test_wheels_are_for_the_targets_glibc_and_machine():
     ("el8", "el8 cannot be an installer host"),
     ("solaris", "unknown target 'solaris'"),
 ])
-def test_a_target_that_cannot_carry_the_installer_is_refused_before_any_download(tmp_path, target, message):
+def test_a_target_that_cannot_carry_the_installer_is_refused_before_any_download(tmp_path, monkeypatch, target,
+                                                                                message):
+    def no(*args, **kwargs):
+        raise AssertionError("nothing may be checked or downloaded for a refused target")
+
+    for name in ("verify_bundle", "build_wheelhouse", "build_controller_packages", "write_archive"):
+        monkeypatch.setattr(release, name, no)
     with pytest.raises(release.ReleaseError, match=message):
         release.build(target, tmp_path / "bundle", tmp_path / "out", None, "x86_64")
-    assert not (tmp_path / "out").exists()
