@@ -24,6 +24,7 @@ fi
 
 demo/node/docker.sh
 demo/node/build-image.sh
+demo/node/build-image.sh bullseye  # Debian 11 hosts in the mixed-release scenarios
 tests/testbed/clean.sh
 # Two workers: scenarios and integration modules run two at a time (each has its own
 # containers, network and subnet); an integration module stays on one worker (its

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Build the test-bed node image locally: a debootstrap'ed Debian 12 (minbase) with systemd,
+# Build the test-bed node image locally: a debootstrap'ed Debian (minbase) with systemd,
 # python3, sudo, openssh-server, iproute2 and procps, imported with `docker import`.
+#
+#   demo/node/build-image.sh [bookworm|bullseye]    Debian 12 (the default) or Debian 11
 # Containers must be run with --stop-signal SIGRTMIN+3 (docker import takes no STOPSIGNAL).
 # No image is ever pulled. The image is tagged with a hash of this recipe and rebuilt only
-# when the recipe changes; `dcos-testbed/node:bookworm` always names the current build.
+# when the recipe changes; `dcos-testbed/node:<suite>` always names the current build.
 #
 # Environment: DCOS_TESTBED_MIRROR  Debian mirror URL (default: the host's own apt source)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-SUITE=bookworm
+SUITE=${1:-bookworm}
+case "$SUITE" in
+  bookworm|bullseye) ;;
+  *) die "unknown suite $SUITE: bookworm (Debian 12) or bullseye (Debian 11)" ;;
+esac
 REPO=dcos-testbed/node
 PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,openssh-server,iproute2,procps,ca-certificates,gnupg
 # The recipe is this script and the helpers it sources: any edit gives a new tag.
@@ -102,7 +108,8 @@ as_root tar -C "$root" --numeric-owner -c . | docker import \
   --change "LABEL dcos-testbed.recipe=$recipe_hash" \
   - "$tag" >/dev/null
 docker tag "$tag" "$alias_tag"
-# Drop builds of older recipes.
-docker images --format '{{.Repository}}:{{.Tag}}' "$REPO" \
-  | grep -v -e "^$tag\$" -e "^$alias_tag\$" | xargs -r docker rmi >/dev/null 2>&1 || true
+# Drop builds of older recipes of this suite (never the other suite's image: tests may be
+# running containers of it).
+docker images --format '{{.Repository}}:{{.Tag}}' "$REPO" | grep "^$REPO:$SUITE-" \
+  | grep -v -e "^$tag\$" | xargs -r docker rmi >/dev/null 2>&1 || true
 say "built $tag in $(( $(date +%s) - start )) s"

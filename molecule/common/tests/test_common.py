@@ -111,3 +111,10 @@ def test_the_installers_firewall_lets_only_each_ports_audience_in(host):
     assert not _reaches("172.29.11.11", 2181)
     for port in (2181, 7777, 8888):
         host.run(f"systemctl stop t{port}")
+
+
+def test_the_scenario_mixes_debian_11_and_12(host):
+    """Some hosts of this scenario run Debian 11 (its image: molecule.yml), the others Debian 12:
+    the same role, the releases' own packages."""
+    name = host.ansible.get_variables()["inventory_hostname"]
+    assert host.system_info.codename == ("bullseye" if name == "common-b" else "bookworm")

@@ -142,3 +142,10 @@ def test_a_stopped_backend_gets_no_more_requests(host):
     finally:
         hosts["be1"].check_output("systemctl start web")
     _until("be1 back in rotation", lambda: "be1" in {ask_vip() for _ in range(10)}, 30)
+
+
+def test_the_scenario_mixes_debian_11_and_12(host):
+    """Some hosts of this scenario run Debian 11 (its image: molecule.yml), the others Debian 12:
+    the same role, the releases' own packages."""
+    name = host.ansible.get_variables()["inventory_hostname"]
+    assert host.system_info.codename == ("bullseye" if name in ("lb2", "be2") else "bookworm")

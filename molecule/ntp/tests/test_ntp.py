@@ -39,3 +39,10 @@ def test_installer_serves_and_clients_follow_it(host):
         assert f"server {INSTALLER_IP} iburst" in conf
         assert "allow" not in conf  # a client serves nobody
         assert not host.socket("udp://0.0.0.0:123").is_listening
+
+
+def test_the_scenario_mixes_debian_11_and_12(host):
+    """Some hosts of this scenario run Debian 11 (its image: molecule.yml), the others Debian 12:
+    the same role, the releases' own packages."""
+    name = host.ansible.get_variables()["inventory_hostname"]
+    assert host.system_info.codename == ("bullseye" if name == "ntp-client2" else "bookworm")
