@@ -33,13 +33,14 @@ def _parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config.cfg describing the cluster (copy config.cfg.example)")
     p.add_argument("command", nargs="?", default="install",
-                   choices=("install", "uninstall", "diagnostics", "renew-certs"),
+                   choices=("install", "uninstall", "diagnostics", "renew-certs", "backup"),
                    help="install (the default); uninstall: stop and remove what this installer put on the "
                         "hosts and give back what it changed (data folders stay unless --purge-data); "
                         "diagnostics: one archive of every host's units, journals, configuration (secrets "
                         "redacted), versions and state, with the last runs (changes nothing); "
                         "renew-certs: issue the certificates made from the cluster CA again now (the "
-                        "registry's, the VIP's) and restart or reload what serves them")
+                        "registry's, the VIP's) and restart or reload what serves them; backup: one archive "
+                        "of ZooKeeper's data, a MySQL dump, the secrets, the CA and config.cfg")
     p.add_argument("--validate", action="store_true",
                    help="only validate config.cfg (and the files it names): no host contacted, nothing written; "
                         "exit 0 valid, 2 not (with --json: one JSON document)")
@@ -54,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="uninstall, diagnostics: only these hosts (names or addresses of config.cfg)")
     p.add_argument("--since", metavar="AGE", help="diagnostics: journals of the last 90m, 24h (the default), 7d ...")
     p.add_argument("--out", type=Path, metavar="DIR",
-                   help="diagnostics: write the archive into DIR (default: the run's folder under runs/)")
+                   help="diagnostics, backup: write the archive into DIR (default: the run's folder under runs/)")
     p.add_argument("--purge-data", action="store_true",
                    help="uninstall: also delete the data folders (ZooKeeper, Mesos, MySQL, the registry, Docker ...)")
     p.add_argument("--json", action="store_true", help="machine-readable events on stdout, one JSON per line "
@@ -210,8 +211,11 @@ def _operation(args) -> int:
         return _diagnostics(args)
     if args.command == "renew-certs":
         return _renew_certs(args)
+    if args.command == "backup":
+        return _backup(args)
     if args.since or args.out:
-        _err("--since and --out go with diagnostics: ./install.sh config.cfg diagnostics [--since 24h] [--out DIR]")
+        _err("--since and --out go with diagnostics (and --out with backup): ./install.sh config.cfg diagnostics "
+             "[--since 24h] [--out DIR]")
         return EXIT_BAD_INPUT
     return _uninstall(args)
 
@@ -359,6 +363,55 @@ def _renew_certs(args) -> int:
     if code == 0 and not args.check:
         for cert in certificates(cfg, args.runs_dir):
             print(f"  {cert.label} ({cert.path.name}): valid until {cert.not_after:%Y-%m-%d %H:%M} UTC", file=out)
+    return code
+
+
+def _backup(args) -> int:
+    """./install.sh config.cfg backup: the plan, the question (a ZooKeeper member stops for the
+    copy), one run of playbooks/backup.yml, then the archive (installer/backup.py)."""
+    from installer.backup import plan, run_options
+
+    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
+                                       ("--from", args.start_at), ("--limit", args.limit), ("--hosts", args.hosts),
+                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo),
+                                       ("--purge-data", args.purge_data), ("--since", args.since),
+                                       ("--check", args.check)) if given]
+    if wrong:
+        _err(f"{', '.join(wrong)}: not with backup (a backup is of the whole cluster)")
+        return EXIT_BAD_INPUT
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        _err(f"--out {args.out}: not a folder")
+        return EXIT_BAD_INPUT
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigInvalid as exc:
+        _print_errors(args.config, exc.errors)
+        return EXIT_BAD_INPUT
+    out = sys.stderr if args.json else sys.stdout
+    print(plan(cfg), file=out, flush=True)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            _err("not asking on a non-terminal: pass --yes to back up without the prompt (as from cron)")
+            return EXIT_BAD_INPUT
+        try:
+            answer = input("Back up now? [y/N] ").strip().lower()
+        except EOFError:
+            answer = ""
+        if answer not in ("y", "yes"):
+            _err("not backing up")
+            return EXIT_FAILED
+    try:
+        run = Run.start(cfg, run_options(cfg, args.out, verbosity=args.verbose, runs_dir=args.runs_dir))
+    except RunBusy as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    code = follow(run, args)
+    if run.archive is not None:
+        print(f"Backup: {_shown_path(run.archive)} ({run.archive.stat().st_size // 1024} KiB, mode 0600; it holds the "
+              "cluster's secrets: keep it where runs/secrets is kept, off this machine too)", file=out, flush=True)
+    elif run.manifest is not None:
+        print("No backup written: " + "; ".join(f"{k}: {v}" for k, v in run.manifest["missing"].items()),
+              file=out, flush=True)
     return code
 
 

@@ -49,6 +49,8 @@ PHASE_NAMES = tuple(p.name for p in PHASES)
 UNINSTALL = Phase("uninstall", "stop and remove what this installer put on the hosts, give back what it changed")
 # Nor this one (./install.sh config.cfg diagnostics): it changes nothing on the hosts.
 DIAGNOSTICS = Phase("diagnostics", "collect every host's units, journals, configuration and state into one archive")
+# Nor this one (./install.sh config.cfg backup).
+BACKUP = Phase("backup", "copy ZooKeeper's data from a follower and dump MySQL from the slave into one archive")
 
 
 def by_name(name: str) -> Phase:

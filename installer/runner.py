@@ -26,7 +26,7 @@ from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
-from installer.phases import DIAGNOSTICS, UNINSTALL, Phase, select
+from installer.phases import BACKUP, DIAGNOSTICS, UNINSTALL, Phase, select
 from installer.playbook import BOUND_BIN, Ansible
 from installer.precheck.evaluate import blocking, evaluate
 from installer.precheck.gather import Collector
@@ -51,7 +51,7 @@ from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 # Operations that fetch parts from the hosts into a private folder and end with one archive:
 # operation -> (its phase, the module whose assemble(run, folder) writes the archive).
-ARCHIVES = {"diagnostics": (DIAGNOSTICS, "installer.diagnostics")}
+ARCHIVES = {"diagnostics": (DIAGNOSTICS, "installer.diagnostics"), "backup": (BACKUP, "installer.backup")}
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 __all__ = ["BOUND_BIN", "PhaseResult", "Run", "RunBusy", "RunOptions", "RunStatus"]
 
@@ -76,10 +76,10 @@ class RunOptions:
     extravars: dict[str, Any] = field(default_factory=dict)
     precheck: bool = True  # check every host first; any FAIL stops the run (exit 3)
     precheck_only: bool = False
-    # or "uninstall" (installer/uninstall.py), "diagnostics" (installer/diagnostics.py): a
-    # playbook of its own, no precheck
+    # or "uninstall" (installer/uninstall.py), "diagnostics" (installer/diagnostics.py), "backup"
+    # (installer/backup.py): a playbook of its own, no precheck
     operation: str = "install"
-    archive_out: Path | None = None  # diagnostics: the archive's folder (default: the run's)
+    archive_out: Path | None = None  # diagnostics, backup: the archive's folder (default: the run's)
 
 
 @dataclass
@@ -153,8 +153,8 @@ class Run:
         self._host_owner: hostlock.Owner | None = None
         self._host_locked = False  # this run holds the installer host's lock
         self.unfinished: dict[str, str | None] | None = None  # the previous run, when it never ended
-        self._fetched: Path | None = None  # diagnostics: where the hosts' parts are fetched to (private)
-        self.archive: Path | None = None  # diagnostics: the archive written, and its manifest
+        self._fetched: Path | None = None  # diagnostics, backup: where the hosts' parts are fetched to (private)
+        self.archive: Path | None = None  # diagnostics, backup: the archive written, and its manifest
         self.manifest: dict[str, Any] | None = None
 
     # ---- starting -------------------------------------------------------------------------
@@ -276,7 +276,7 @@ class Run:
                         later.status = "skipped"
                     break
             if self._fetched is not None and not self._cancel.is_set() and not self._assemble():
-                # diagnostics: the archive is written, but some host is not in it
+                # diagnostics: the archive is written, but some host is not in it; backup: no archive
                 failed_phase = failed_phase or self.phases[0].name
             if self._cancel.is_set():
                 self._finish("canceled", EXIT_INTERRUPTED, failed_phase)
@@ -304,8 +304,8 @@ class Run:
             self._done.set()
 
     def _assemble(self) -> bool:
-        """The operation's archive from what the hosts' parts brought (installer/diagnostics.py);
-        whether it is complete."""
+        """The operation's archive from what the hosts' parts brought (installer/diagnostics.py,
+        installer/backup.py); whether it is complete."""
         import importlib
 
         module = importlib.import_module(ARCHIVES[self.options.operation][1])

@@ -8,6 +8,9 @@ middle and run again, and failover on the finished cluster. Measured times go to
 
 import base64
 import datetime
+import gzip
+import hashlib
+import io
 import json
 import os
 import signal
@@ -744,6 +747,52 @@ def test_a_certificate_near_its_end_is_reported_and_renewed(installed):
     assert pulled.strip() == "pulled", pulled
     assert _served_until(_node("agent1"), f"{CLUSTER.vip}:443") != vip_before  # the VIP's, issued again
     assert _vip_answers()
+
+
+def test_backup_holds_zookeeper_mysql_and_the_secrets(installed):
+    """./install.sh config.cfg backup --yes on the running cluster: one archive (0600) whose
+    SHA256SUMS hold; ZooKeeper's data from a follower stopped for the copy (Marathon's app is in
+    it) and back in the ensemble after; the operator's row in the dump taken from the MySQL slave;
+    the secrets file, CA and config in secrets/ and no secret anywhere else."""
+    env = installed
+    proc = _install(env, "backup", "--yes")
+    _record("backup_seconds", round(proc.duration, 1))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert "Backup: " in proc.stdout and "mode 0600" in proc.stdout
+    path = Path(_summary(env)["archive"])
+    assert path.stat().st_mode & 0o077 == 0
+    with tarfile.open(path) as tar:
+        members = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar if m.isfile()}
+    for line in members["SHA256SUMS"].decode().splitlines():
+        digest, name = line.split("  ", 1)
+        assert hashlib.sha256(members[name]).hexdigest() == digest, name
+    manifest = json.loads(members["manifest.json"])
+    assert manifest["complete"] and manifest["parts"]["zookeeper"]["from"] in {m.name for m in CLUSTER.group("master")}
+    assert manifest["parts"]["mysql"]["from"] == "agent2"  # the slave
+    assert manifest["versions"]["master1"].get("zookeeper"), manifest["versions"]
+    with tarfile.open(fileobj=io.BytesIO(members["zookeeper/data.tar.gz"])) as tar:
+        zk = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    assert any(name.startswith("version-2/snapshot.") for name in zk), sorted(zk)
+    assert any(b"sleeper" in data for data in zk.values()), "Marathon's app is in ZooKeeper's data"
+    dump = gzip.decompress(members["mysql/all-databases.sql.gz"])
+    assert b"CREATE TABLE `t`" in dump and b"INSERT INTO `t`" in dump
+    assert members["secrets/secrets.yml"] == (env["runs"] / "secrets" / f"{CLUSTER.name}.yml").read_bytes()
+    assert b"BEGIN" in members["secrets/registry-pki/ca.key"]
+    # No secret outside secrets/, the ZooKeeper files and the dump opened.
+    secrets = {name: str(value) for name, value in _secrets(env).items()}
+    needles = {**secrets, "configured stats_password": CONFIGURED_SECRET}
+    for user, key in (("admin", "marathon_password"), ("dcos", "registry_password"), ("admin", "mesos_password")):
+        needles[f"basic {key}"] = base64.b64encode(f"{user}:{secrets[key]}".encode()).decode()
+    opened = {**{n: d for n, d in members.items() if not n.startswith("secrets/")},
+              **{f"zookeeper/{n}": d for n, d in zk.items()}, "mysql dump": dump}
+    found = sorted((label, name) for name, data in opened.items() for label, needle in needles.items()
+                   if needle and needle.encode() in data)
+    assert found == [], found
+    # The member stopped for the copy is back: one leader, every member serving.
+    modes = sorted(_zk_mode(m) for m in CLUSTER.group("master"))
+    assert modes == ["follower", "follower", "leader"], modes
+    status, apps = _http(_vip_url(443) + "v2/apps", headers=STATE["marathon"], cafile=STATE["ca"])
+    assert status == 200 and "/e2e/sleeper" in [a["id"] for a in apps["apps"]]
 
 
 def _archive(path: Path) -> dict[str, str]:
