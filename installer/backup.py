@@ -23,17 +23,12 @@ kept (both give the whole cluster away). Copy it off the controller."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import io
 import json
-import os
-import tarfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from installer import __version__
+from installer.archive import PrivateArchive
 from installer.rundir import redacted_config
 
 if TYPE_CHECKING:
@@ -73,29 +68,6 @@ def wanted(cfg: Config) -> list[str]:
     return ["zookeeper.tar.gz"] + (["mysql.sql.gz"] if cfg.mysql is not None and cfg.mysql_slave is not None else [])
 
 
-class _Tar:
-    def __init__(self, path: Path, top: str):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._file = os.fdopen(fd, "wb")
-        self._tar = tarfile.open(fileobj=self._file, mode="w:gz")  # noqa: SIM115 (closed by close())
-        self.top, self.sums, self.sizes = top, {}, {}
-
-    def add(self, name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(f"{self.top}/{name}")
-        info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
-        self._tar.addfile(info, io.BytesIO(data))
-        self.sums[name], self.sizes[name] = hashlib.sha256(data).hexdigest(), len(data)
-
-    def add_tree(self, name: str, folder: Path) -> None:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink() and not path.name.startswith("S.gpg-agent"):
-                self.add(f"{name}/{path.relative_to(folder)}", path.read_bytes())
-
-    def close(self) -> None:
-        self._tar.close()
-        self._file.close()
-
-
 def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
     """The backup archive from the hosts' parts (fetched/) and the controller's files; no
     archive when a part is missing (a backup that looks whole and is not is worse than none)."""
@@ -111,34 +83,28 @@ def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
     manifest: dict[str, Any] = {"complete": not missing, "missing": missing}
     if missing:
         return None, manifest
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    top = f"{cfg.cluster.name}-backup-{stamp}"
-    out_dir = Path(run.options.archive_out).resolve() if run.options.archive_out else run.run_dir.path
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{top}.tar.gz"
-    tar = _Tar(path, top)
-    try:
+    with PrivateArchive.for_run(run, "backup") as archive:
         for name, inside in PARTS.items():
             if (fetched / name).is_file():
-                tar.add(inside, (fetched / name).read_bytes())
+                archive.add(inside, (fetched / name).read_bytes())
         versions = {}
         for record in records:
-            tar.add(f"records/{record.name}", record.read_bytes())
+            archive.add(f"records/{record.name}", record.read_bytes())
             facts = json.loads(record.read_text())
             versions[record.stem] = facts.get("packages", {})
-        tar.add("config.cfg", redacted_config(cfg).encode())
+        archive.add("config.cfg", redacted_config(cfg).encode())
         secrets = runs_dir / "secrets"
-        tar.add("secrets/secrets.yml", (secrets / f"{cfg.cluster.name}.yml").read_bytes())
-        tar.add("secrets/config.cfg", Path(cfg.path).read_bytes())
+        archive.add("secrets/secrets.yml", (secrets / f"{cfg.cluster.name}.yml").read_bytes())
+        archive.add("secrets/config.cfg", Path(cfg.path).read_bytes())
         if (secrets / f"{cfg.cluster.name}-gpg").is_dir():
-            tar.add_tree("secrets/gpg", secrets / f"{cfg.cluster.name}-gpg")
+            archive.add_tree("secrets/gpg", secrets / f"{cfg.cluster.name}-gpg")
         pki = runs_dir / "state" / cfg.cluster.name / "registry-pki"
         if pki.is_dir():
-            tar.add_tree("secrets/registry-pki", pki)
+            archive.add_tree("secrets/registry-pki", pki)
         source = {part: (fetched / f"source-{part}").read_text().strip() if (fetched / f"source-{part}").is_file()
                   else None for part in ("zookeeper", "mysql")}
         manifest.update({
-            "cluster": cfg.cluster.name, "created": stamp, "installer_version": __version__,
+            "cluster": cfg.cluster.name, "created": archive.stamp, "installer_version": __version__,
             "parts": {
                 "zookeeper": {"file": PARTS["zookeeper.tar.gz"], "from": source.get("zookeeper"),
                               "how": "the version-2 folder of a member stopped for the copy (a follower when there "
@@ -149,14 +115,10 @@ def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
                 "secrets": {"file": "secrets/", "how": "the controller's files as they are; the archive is 0600"},
             },
             "versions": versions,
-            "files": {name: {"sha256": tar.sums[name], "bytes": tar.sizes[name]} for name in sorted(tar.sums)},
+            "files": {name: {"sha256": archive.sums[name], "bytes": archive.sizes[name]}
+                      for name in sorted(archive.sums)},
         })
-        sums = "".join(f"{tar.sums[name]}  {name}\n" for name in sorted(tar.sums))
-        tar.add("manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-        tar.add("SHA256SUMS", sums.encode())
-    except BaseException:
-        tar.close()
-        path.unlink(missing_ok=True)
-        raise
-    tar.close()
-    return path, manifest
+        sums = "".join(f"{archive.sums[name]}  {name}\n" for name in sorted(archive.sums))
+        archive.add("manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+        archive.add("SHA256SUMS", sums.encode())
+    return archive.path, manifest

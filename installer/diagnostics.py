@@ -15,25 +15,20 @@ collected all the same (the archive is most wanted when something is down)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import io
 import json
-import os
 import re
 import shutil
 import tarfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from installer import __version__
+from installer.archive import PrivateArchive
 from installer.catalogue import CATALOGUE, FAMILIES
 
 if TYPE_CHECKING:
     from installer.config.model import Config, Host
     from installer.runner import Run
-    from installer.secrets import Scrubber
 
 SINCE = re.compile(r"(\d{1,4})([mhd])")
 DEFAULT_SINCE = "24h"
@@ -117,42 +112,20 @@ def _unreachable(events_file: Path) -> dict[str, str]:
     return said
 
 
-class _Archive:
-    def __init__(self, path: Path, top: str, scrubber: Scrubber):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._file = os.fdopen(fd, "wb")
-        self._tar = tarfile.open(fileobj=self._file, mode="w:gz")  # noqa: SIM115 (closed by close())
-        self.top, self.scrubber, self.sums = top, scrubber, {}
-
-    def add(self, name: str, data: bytes) -> None:
-        text = data.decode("utf-8", "replace")
-        data = self.scrubber.text(text).encode()
-        info = tarfile.TarInfo(f"{self.top}/{name}")
-        info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
-        self._tar.addfile(info, io.BytesIO(data))
-        self.sums[name] = hashlib.sha256(data).hexdigest()
-
-    def close(self) -> None:
-        self._tar.close()
-        self._file.close()
-
-
 def assemble(run: Run, fetched: Path) -> tuple[Path, dict[str, Any]]:
     """The archive of a diagnostics run: every host's fetched part (fetched/<host>.tar.gz),
     scrubbed again, the last runs of the cluster, and manifest.json. Returns (path, manifest)."""
     cfg, runs_dir = run.cfg, Path(run.options.runs_dir).resolve()
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    top = f"{cfg.cluster.name}-diagnostics-{stamp}"
-    out_dir = Path(run.options.archive_out).resolve() if run.options.archive_out else run.run_dir.path
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{top}.tar.gz"
     asked = [h.id for h in cfg.all_hosts()]
     if run.options.limit:
         asked = [h for h in asked if h in run.options.limit.split(",")]
     said = _unreachable(run.run_dir.events_file)
     hosts: dict[str, dict[str, Any]] = {}
-    archive = _Archive(path, top, run.scrubber)
-    try:
+
+    def scrubbed(data: bytes) -> bytes:
+        return run.scrubber.text(data.decode("utf-8", "replace")).encode()
+
+    with PrivateArchive.for_run(run, "diagnostics", scrubbed) as archive:
         for host in asked:
             part = fetched / f"{host}.tar.gz"
             if not part.is_file():
@@ -177,7 +150,7 @@ def assemble(run: Run, fetched: Path) -> tuple[Path, dict[str, Any]]:
                 if (folder / name).is_file():
                     archive.add(f"runs/{folder.name}/{name}", (folder / name).read_bytes())
         manifest = {
-            "cluster": cfg.cluster.name, "created": stamp, "installer_version": __version__,
+            "cluster": cfg.cluster.name, "created": archive.stamp, "installer_version": __version__,
             "since": run.options.extravars.get("dcos_diagnostics_spec", {}).get("since"),
             "hosts": hosts, "runs": [p.name for p in earlier],
             "redaction": "each host withholds private keys and secret files and redacts the values of secret keys; "
@@ -187,12 +160,7 @@ def assemble(run: Run, fetched: Path) -> tuple[Path, dict[str, Any]]:
             "missing": {h: v["why"] for h, v in hosts.items() if not v["collected"]},
         }
         archive.add("manifest.json", json.dumps(manifest, indent=2).encode())
-    except BaseException:
-        archive.close()
-        path.unlink(missing_ok=True)
-        raise
-    archive.close()
-    return path, manifest
+    return archive.path, manifest
 
 
 def cleanup(fetched: Path) -> None:
