@@ -94,17 +94,12 @@ def _list_phases() -> int:
     return 0
 
 
-def _confirm(cfg, phases) -> bool:
+def _show_plan(cfg, phases) -> None:
     print(f"Cluster {cfg.cluster.name}: {len(cfg.all_hosts())} hosts")
     for group in ("installer", "masters", "agents", "lb"):
         if cfg.group(group):
             print(f"  {group:<9} {', '.join(str(h) for h in cfg.group(group))}")
     print(f"Phases: {', '.join(p.name for p in phases)}")
-    try:
-        answer = input("Install now? [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
 
 
 def _tool(name: str, argv: list[str]) -> int:
@@ -177,21 +172,16 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_FAILED
 
     if not args.yes and not args.precheck_only:
-        if not sys.stdin.isatty():
-            _err("not asking on a non-terminal: pass --yes to install without the prompt")
-            return EXIT_BAD_INPUT
-        if not _confirm(cfg, phases):
-            _err("not installing")
-            return EXIT_FAILED
+        if sys.stdin.isatty():  # on a non-terminal, only the refusal
+            _show_plan(cfg, phases)
+        code = _asked("Install now? [y/N] ", "install without the prompt", "not installing")
+        if code is not None:
+            return code
 
     options = RunOptions(phases=[p.name for p in phases], limit=args.limit, check=args.check,
                          verbosity=args.verbose, runs_dir=args.runs_dir, precheck_only=args.precheck_only)
-    try:
-        run = Run.start(cfg, options)
-    except RunBusy as exc:
-        _err(str(exc))
-        return EXIT_BAD_INPUT
-    return follow(run, args)
+    run = _start(cfg, options)
+    return EXIT_BAD_INPUT if run is None else follow(run, args)
 
 
 def _refused_flags(args, allowed: tuple[str, ...], command: str, hint: str = "") -> bool:
@@ -203,6 +193,48 @@ def _refused_flags(args, allowed: tuple[str, ...], command: str, hint: str = "")
     if wrong:
         _err(f"{', '.join(wrong)}: not with {command}{hint}")
     return bool(wrong)
+
+
+def _asked(question: str, to_do: str, refused: str, answer_ok=None) -> int | None:
+    """Ask on the terminal: None when the operator agreed, else the exit code (2 on a
+    non-terminal, which must pass --yes; 1 when the answer was no). answer_ok: whether the
+    stripped answer agrees (default: y or yes)."""
+    if not sys.stdin.isatty():
+        _err(f"not asking on a non-terminal: pass --yes to {to_do}")
+        return EXIT_BAD_INPUT
+    try:
+        answer = input(question).strip()
+    except EOFError:
+        answer = ""
+    if not (answer_ok(answer) if answer_ok else answer.lower() in ("y", "yes")):
+        _err(refused)
+        return EXIT_FAILED
+    return None
+
+
+def _config(args):
+    """config.cfg loaded, or None with every error printed."""
+    try:
+        return load_config(Path(args.config))
+    except ConfigInvalid as exc:
+        _print_errors(args.config, exc.errors)
+        return None
+
+
+def _start(cfg, options):
+    """The run started, or None when another run of the cluster holds it (said)."""
+    try:
+        return Run.start(cfg, options)
+    except RunBusy as exc:
+        _err(str(exc))
+        return None
+
+
+def _out_is_not_a_folder(args) -> bool:
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        _err(f"--out {args.out}: not a folder")
+        return True
+    return False
 
 
 def _operation(args) -> int:
@@ -232,10 +264,8 @@ def _uninstall(args) -> int:
     if _refused_flags(args, ("--hosts", "--purge-data", "--check", "--since", "--out"), "uninstall",
                       " (choose hosts with --hosts)"):
         return EXIT_BAD_INPUT
-    try:
-        cfg = load_config(Path(args.config))
-    except ConfigInvalid as exc:
-        _print_errors(args.config, exc.errors)
+    cfg = _config(args)
+    if cfg is None:
         return EXIT_BAD_INPUT
     hosts, errors = select_hosts(cfg, args.hosts)
     if errors:
@@ -249,24 +279,17 @@ def _uninstall(args) -> int:
     if args.check:
         print("(check mode: the run shows what would be removed and removes nothing)", file=out, flush=True)
     elif not args.yes:
-        if not sys.stdin.isatty():
-            _err("not asking on a non-terminal: pass --yes to uninstall without the prompt")
-            return EXIT_BAD_INPUT
-        question = (f"Type the cluster's name ({cfg.cluster.name}) to uninstall and delete the data: "
-                    if args.purge_data else "Uninstall now? [y/N] ")
-        try:
-            answer = input(question).strip()
-        except EOFError:
-            answer = ""
-        if answer != cfg.cluster.name if args.purge_data else answer.lower() not in ("y", "yes"):
-            _err("not uninstalling")
-            return EXIT_FAILED
+        if args.purge_data:
+            code = _asked(f"Type the cluster's name ({cfg.cluster.name}) to uninstall and delete the data: ",
+                          "uninstall without the prompt", "not uninstalling", cfg.cluster.name.__eq__)
+        else:
+            code = _asked("Uninstall now? [y/N] ", "uninstall without the prompt", "not uninstalling")
+        if code is not None:
+            return code
     options = run_options(cfg, hosts, args.purge_data, check=args.check, verbosity=args.verbose,
                           runs_dir=args.runs_dir)
-    try:
-        run = Run.start(cfg, options)
-    except RunBusy as exc:
-        _err(str(exc))
+    run = _start(cfg, options)
+    if run is None:
         return EXIT_BAD_INPUT
     code = follow(run, args)
     if code == 0 and not everything and not args.check:
@@ -287,24 +310,18 @@ def _diagnostics(args) -> int:
     if error:
         _err(error)
         return EXIT_BAD_INPUT
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        _err(f"--out {args.out}: not a folder")
+    if _out_is_not_a_folder(args):
         return EXIT_BAD_INPUT
-    try:
-        cfg = load_config(Path(args.config))
-    except ConfigInvalid as exc:
-        _print_errors(args.config, exc.errors)
+    cfg = _config(args)
+    if cfg is None:
         return EXIT_BAD_INPUT
     hosts, errors = select_hosts(cfg, args.hosts)
     if errors:
         for error in errors:
             _err(error)
         return EXIT_BAD_INPUT
-    try:
-        run = Run.start(cfg, run_options(cfg, hosts, since, args.out, verbosity=args.verbose,
-                                         runs_dir=args.runs_dir))
-    except RunBusy as exc:
-        _err(str(exc))
+    run = _start(cfg, run_options(cfg, hosts, since, args.out, verbosity=args.verbose, runs_dir=args.runs_dir))
+    if run is None:
         return EXIT_BAD_INPUT
     code = follow(run, args)
     out = sys.stderr if args.json else sys.stdout
@@ -328,10 +345,8 @@ def _renew_certs(args) -> int:
 
     if _refused_flags(args, ("--check",), "renew-certs"):
         return EXIT_BAD_INPUT
-    try:
-        cfg = load_config(Path(args.config))
-    except ConfigInvalid as exc:
-        _print_errors(args.config, exc.errors)
+    cfg = _config(args)
+    if cfg is None:
         return EXIT_BAD_INPUT
     certs = certificates(cfg, args.runs_dir)
     phases = [p for p in select(["registry", "lb", "verify"]) if p.configured(cfg)]
@@ -342,22 +357,13 @@ def _renew_certs(args) -> int:
     out = sys.stderr if args.json else sys.stdout
     print(render_plan(cfg, certs, [p.name for p in phases]), file=out, flush=True)
     if not args.yes and not args.check:
-        if not sys.stdin.isatty():
-            _err("not asking on a non-terminal: pass --yes to renew without the prompt")
-            return EXIT_BAD_INPUT
-        try:
-            answer = input("Renew now? [y/N] ").strip().lower()
-        except EOFError:
-            answer = ""
-        if answer not in ("y", "yes"):
-            _err("not renewing")
-            return EXIT_FAILED
+        code = _asked("Renew now? [y/N] ", "renew without the prompt", "not renewing")
+        if code is not None:
+            return code
     options = RunOptions(phases=[p.name for p in phases], check=args.check, verbosity=args.verbose,
                          runs_dir=args.runs_dir, extravars={"dcos_renew_certs": True})
-    try:
-        run = Run.start(cfg, options)
-    except RunBusy as exc:
-        _err(str(exc))
+    run = _start(cfg, options)
+    if run is None:
         return EXIT_BAD_INPUT
     code = follow(run, args)
     if code == 0 and not args.check:
@@ -371,39 +377,19 @@ def _backup(args) -> int:
     copy), one run of playbooks/backup.yml, then the archive (installer/backup.py)."""
     from installer.backup import plan, run_options
 
-    wrong = [flag for flag, given in (("--phases", args.phases), ("--skip-phases", args.skip_phases),
-                                       ("--from", args.start_at), ("--limit", args.limit), ("--hosts", args.hosts),
-                                       ("--precheck-only", args.precheck_only), ("--demo", args.demo),
-                                       ("--purge-data", args.purge_data), ("--since", args.since),
-                                       ("--check", args.check)) if given]
-    if wrong:
-        _err(f"{', '.join(wrong)}: not with backup (a backup is of the whole cluster)")
+    if _refused_flags(args, ("--out",), "backup", " (a backup is of the whole cluster)") or _out_is_not_a_folder(args):
         return EXIT_BAD_INPUT
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        _err(f"--out {args.out}: not a folder")
-        return EXIT_BAD_INPUT
-    try:
-        cfg = load_config(Path(args.config))
-    except ConfigInvalid as exc:
-        _print_errors(args.config, exc.errors)
+    cfg = _config(args)
+    if cfg is None:
         return EXIT_BAD_INPUT
     out = sys.stderr if args.json else sys.stdout
     print(plan(cfg), file=out, flush=True)
     if not args.yes:
-        if not sys.stdin.isatty():
-            _err("not asking on a non-terminal: pass --yes to back up without the prompt (as from cron)")
-            return EXIT_BAD_INPUT
-        try:
-            answer = input("Back up now? [y/N] ").strip().lower()
-        except EOFError:
-            answer = ""
-        if answer not in ("y", "yes"):
-            _err("not backing up")
-            return EXIT_FAILED
-    try:
-        run = Run.start(cfg, run_options(cfg, args.out, verbosity=args.verbose, runs_dir=args.runs_dir))
-    except RunBusy as exc:
-        _err(str(exc))
+        code = _asked("Back up now? [y/N] ", "back up without the prompt (as from cron)", "not backing up")
+        if code is not None:
+            return code
+    run = _start(cfg, run_options(cfg, args.out, verbosity=args.verbose, runs_dir=args.runs_dir))
+    if run is None:
         return EXIT_BAD_INPUT
     code = follow(run, args)
     if run.archive is not None:
