@@ -10,8 +10,9 @@ without, with a manifest and checksums.
                            follower, copied while that member was stopped: consistent (no file
                            changes under the copy), while the other members keep the quorum
                            (Marathon's apps, the Mesos masters' leader election, ACLs)
-      mysql/all-databases.sql.gz   mysqldump --single-transaction of every database, taken
-                           from the slave (the master keeps serving)
+      mysql/databases.sql.gz   the operator's databases (mysqldump --single-transaction
+                           --add-drop-database), taken from the slave (the master keeps serving);
+                           never the mysql schema (the slave's own replication state)
       records/<host>.json  the installer's records of each host (what it runs, at which version)
       secrets/             runs/secrets/<cluster>.yml, the repository's signing key, the cluster
                            CA and its key, the certificates made from it, config.cfg as written
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from installer.runner import Run
 
 # What the hosts' part brings (fetched/<name>), and where it goes in the archive.
-PARTS = {"zookeeper.tar.gz": "zookeeper/data.tar.gz", "mysql.sql.gz": "mysql/all-databases.sql.gz"}
+PARTS = {"zookeeper.tar.gz": "zookeeper/data.tar.gz", "mysql.sql.gz": "mysql/databases.sql.gz",
+         "mysql-accounts.sql.gz": "secrets/mysql-accounts.sql.gz"}
 
 
 def plan(cfg: Config) -> str:
@@ -49,7 +51,8 @@ def plan(cfg: Config) -> str:
         lines.append(f"  ZooKeeper: the data of {masters[0].id}, the only member: it stops for the copy (a few "
                      "seconds: Mesos and Marathon wait for it meanwhile)")
     if cfg.mysql is not None and cfg.mysql_slave is not None:
-        lines.append(f"  MySQL: every database, dumped from the slave {cfg.mysql_slave.id} in one transaction")
+        lines.append("  MySQL: the accounts and every database of yours, dumped from the slave "
+                     f"{cfg.mysql_slave.id} in one transaction")
     lines.append("  the hosts' records (components and versions), config.cfg")
     lines.append("  secrets/: the cluster's secrets, the repository's signing key, the cluster CA and its key")
     return "\n".join(lines)
@@ -65,7 +68,8 @@ def run_options(cfg: Config, out: Path | None = None, **options: Any):
 
 def wanted(cfg: Config) -> list[str]:
     """The parts a complete backup of this cluster has."""
-    return ["zookeeper.tar.gz"] + (["mysql.sql.gz"] if cfg.mysql is not None and cfg.mysql_slave is not None else [])
+    mysql = cfg.mysql is not None and cfg.mysql_slave is not None
+    return ["zookeeper.tar.gz"] + (["mysql-accounts.sql.gz", "mysql.sql.gz"] if mysql else [])
 
 
 def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
@@ -103,14 +107,19 @@ def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
             archive.add_tree("secrets/registry-pki", pki)
         source = {part: (fetched / f"source-{part}").read_text().strip() if (fetched / f"source-{part}").is_file()
                   else None for part in ("zookeeper", "mysql")}
+        listed = fetched / "mysql-databases"
+        databases = [d for d in listed.read_text().split("\n") if d] if listed.is_file() else []
         manifest.update({
             "cluster": cfg.cluster.name, "created": archive.stamp, "installer_version": __version__,
             "parts": {
                 "zookeeper": {"file": PARTS["zookeeper.tar.gz"], "from": source.get("zookeeper"),
                               "how": "the version-2 folder of a member stopped for the copy (a follower when there "
                                      "are several)"},
-                **({"mysql": {"file": PARTS["mysql.sql.gz"], "from": source.get("mysql"),
-                              "how": "mysqldump --single-transaction --all-databases --routines --events --triggers"}}
+                **({"mysql": {"file": PARTS["mysql.sql.gz"], "accounts": PARTS["mysql-accounts.sql.gz"],
+                              "from": source.get("mysql"),
+                              "how": "the accounts: mysqldump --system=users --insert-ignore; the databases: "
+                                     "--single-transaction --add-drop-database --routines --events --triggers",
+                              "databases": databases}}
                    if "mysql.sql.gz" in wanted(cfg) else {}),
                 "secrets": {"file": "secrets/", "how": "the controller's files as they are; the archive is 0600"},
             },

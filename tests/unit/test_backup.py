@@ -49,6 +49,7 @@ def _fetched(tmp_path, cfg, parts=None):
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     files = {"zookeeper.tar.gz": zk.getvalue(), "mysql.sql.gz": gzip.compress(b"INSERT INTO `t` VALUES (1);\n"),
+             "mysql-accounts.sql.gz": gzip.compress(b"CREATE USER IF NOT EXISTS `app`@`%`;\n"),
              "source-zookeeper": b"master2\n", "source-mysql": b"agent2\n"}
     for name, data in files.items():
         if parts is None or name in parts:
@@ -71,8 +72,9 @@ def test_the_archive_holds_every_part_with_checksums_and_secrets_only_in_secrets
     assert path is not None and path.stat().st_mode & 0o077 == 0
     with tarfile.open(path) as tar:
         members = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar}
-    top = {"manifest.json", "SHA256SUMS", "config.cfg", "zookeeper/data.tar.gz", "mysql/all-databases.sql.gz",
-           "secrets/secrets.yml", "secrets/config.cfg", "secrets/gpg/pubring.kbx", "secrets/registry-pki/ca.key"}
+    top = {"manifest.json", "SHA256SUMS", "config.cfg", "zookeeper/data.tar.gz", "mysql/databases.sql.gz",
+           "secrets/mysql-accounts.sql.gz", "secrets/secrets.yml", "secrets/config.cfg", "secrets/gpg/pubring.kbx",
+           "secrets/registry-pki/ca.key"}
     assert top <= set(members), sorted(members)
     assert {f"records/{h.id}.json" for h in cfg.all_hosts()} <= set(members)
     for line in members["SHA256SUMS"].decode().splitlines():
@@ -81,6 +83,7 @@ def test_the_archive_holds_every_part_with_checksums_and_secrets_only_in_secrets
     manifest = json.loads(members["manifest.json"])
     assert manifest["complete"] and manifest["parts"]["zookeeper"]["from"] == "master2"
     assert manifest["parts"]["mysql"]["from"] == "agent2"
+    assert manifest["parts"]["mysql"]["accounts"] == "secrets/mysql-accounts.sql.gz"  # password hashes: secrets
     assert manifest["versions"][cfg.all_hosts()[0].id] == {"docker.io": "20.10"}
     secrets = [v for v in values.values() if len(v) >= 8] + ["Given-Secret-77x", "CAKEY"]
     leaks = [(name, s) for name, data in members.items() if not name.startswith("secrets/")
