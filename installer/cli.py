@@ -33,14 +33,17 @@ def _parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config.cfg describing the cluster (copy config.cfg.example)")
     p.add_argument("command", nargs="?", default="install",
-                   choices=("install", "uninstall", "diagnostics", "renew-certs", "backup"),
+                   choices=("install", "uninstall", "diagnostics", "renew-certs", "backup", "restore"),
                    help="install (the default); uninstall: stop and remove what this installer put on the "
                         "hosts and give back what it changed (data folders stay unless --purge-data); "
                         "diagnostics: one archive of every host's units, journals, configuration (secrets "
                         "redacted), versions and state, with the last runs (changes nothing); "
                         "renew-certs: issue the certificates made from the cluster CA again now (the "
                         "registry's, the VIP's) and restart or reload what serves them; backup: one archive "
-                        "of ZooKeeper's data, a MySQL dump, the secrets, the CA and config.cfg")
+                        "of ZooKeeper's data, a MySQL dump, the secrets, the CA and config.cfg; restore "
+                        "ARCHIVE: put a backup's ZooKeeper data and MySQL databases back into the installed "
+                        "cluster (downtime), then verify")
+    p.add_argument("archive", nargs="?", type=Path, help="restore: the backup archive (.tar.gz)")
     p.add_argument("--validate", action="store_true",
                    help="only validate config.cfg (and the files it names): no host contacted, nothing written; "
                         "exit 0 valid, 2 not (with --json: one JSON document)")
@@ -139,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if args.validate:
         return _validate(args.config, args.json)
+    if args.archive is not None and args.command != "restore":
+        _err(f"{args.archive}: an archive goes with restore only: ./install.sh config.cfg restore ARCHIVE")
+        return EXIT_BAD_INPUT
     if args.command != "install" or args.hosts or args.purge_data or args.since or args.out:
         return _operation(args)
 
@@ -245,6 +251,8 @@ def _operation(args) -> int:
         return _renew_certs(args)
     if args.command == "backup":
         return _backup(args)
+    if args.command == "restore":
+        return _restore(args)
     if args.since or args.out:
         _err("--since and --out go with diagnostics (and --out with backup): ./install.sh config.cfg diagnostics "
              "[--since 24h] [--out DIR]")
@@ -399,6 +407,74 @@ def _backup(args) -> int:
         print("No backup written: " + "; ".join(f"{k}: {v}" for k, v in run.manifest["missing"].items()),
               file=out, flush=True)
     return code
+
+
+def _restore(args) -> int:
+    """./install.sh config.cfg restore ARCHIVE: the archive checked whole and against this
+    cluster before any host is contacted, the secrets compared (put back when this controller
+    has none, then stop: install with them first), the plan, the question, then one run of
+    playbooks/restore.yml and verify (installer/restore.py)."""
+    from installer.restore import (
+        BadArchive,
+        check_against,
+        open_backup,
+        plan,
+        put_secrets_back,
+        run_options,
+        secrets_state,
+    )
+
+    if _refused_flags(args, (), "restore", " (a restore is of the whole cluster)"):
+        return EXIT_BAD_INPUT
+    if args.archive is None:
+        _err("restore: give the backup archive: ./install.sh config.cfg restore ARCHIVE")
+        return EXIT_BAD_INPUT
+    cfg = _config(args)
+    if cfg is None:
+        return EXIT_BAD_INPUT
+    try:
+        backup = open_backup(args.archive)
+    except BadArchive as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    try:
+        problems = check_against(cfg, backup)
+        if problems:
+            for problem in problems:
+                _err(problem)
+            return EXIT_BAD_INPUT
+        out = sys.stderr if args.json else sys.stdout
+        state = secrets_state(cfg, backup, args.runs_dir)
+        if state.state == "different":
+            _err(f"runs/secrets/{cfg.cluster.name}.yml differs from the archive's ({', '.join(state.differing)}): "
+                 "the data only opens with the archive's secrets (ZooKeeper's ACLs, the MySQL accounts). A cluster "
+                 "installed anew with new secrets: uninstall it, move that file aside, run this restore again (it "
+                 "puts the archive's back), install, restore")
+            return EXIT_BAD_INPUT
+        if state.state == "missing":
+            for path in put_secrets_back(cfg, backup, args.runs_dir):
+                print(f"Put back from the archive: {_shown_path(path)}", file=out)
+            print(f"This controller had no secrets of cluster {cfg.cluster.name}: the archive's are back. Install "
+                  f"the cluster with them, then restore its data:\n  ./install.sh {args.config} --yes\n"
+                  f"  ./install.sh {args.config} restore {args.archive} --yes", file=out, flush=True)
+            return 0
+        print(plan(cfg, backup, args.archive.stat().st_size), file=out, flush=True)
+        if not args.yes:
+            code = _asked(f"Type the cluster's name ({cfg.cluster.name}) to restore it: ", "restore without the "
+                          "prompt", "not restoring", cfg.cluster.name.__eq__)
+            if code is not None:
+                return code
+        run = _start(cfg, run_options(backup, verbosity=args.verbose, runs_dir=args.runs_dir))
+        if run is None:
+            return EXIT_BAD_INPUT
+        code = follow(run, args)
+        if code == 0:
+            print(f"Restored cluster {cfg.cluster.name} from {backup.path.name} (taken {backup.created}); the "
+                  "members' data before it is kept as version-2.pre-restore-* in ZooKeeper's data folder",
+                  file=out, flush=True)
+        return code
+    finally:
+        backup.close()
 
 
 def _shown_path(path: Path) -> str:

@@ -26,7 +26,7 @@ from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
-from installer.phases import BACKUP, DIAGNOSTICS, UNINSTALL, Phase, select
+from installer.phases import BACKUP, DIAGNOSTICS, RESTORE, UNINSTALL, Phase, by_name, select
 from installer.playbook import BOUND_BIN, Ansible
 from installer.precheck.evaluate import blocking, evaluate
 from installer.precheck.gather import Collector
@@ -77,7 +77,7 @@ class RunOptions:
     precheck: bool = True  # check every host first; any FAIL stops the run (exit 3)
     precheck_only: bool = False
     # or "uninstall" (installer/uninstall.py), "diagnostics" (installer/diagnostics.py), "backup"
-    # (installer/backup.py): a playbook of its own, no precheck
+    # (installer/backup.py), "restore" (installer/restore.py): a playbook of its own, no precheck
     operation: str = "install"
     archive_out: Path | None = None  # diagnostics, backup: the archive's folder (default: the run's)
 
@@ -168,6 +168,9 @@ class Run:
             options.precheck, phases = False, [UNINSTALL]
         elif options.operation in ARCHIVES:
             options.precheck, phases = False, [ARCHIVES[options.operation][0]]
+        elif options.operation == "restore":
+            # Into the installed cluster (installer/restore.py), then verify as after an install.
+            options.precheck, phases = False, [RESTORE, by_name("verify")]
         else:
             phases = [] if options.precheck_only else [
                 p for p in select(options.phases, options.skip_phases, options.start_at) if p.configured(cfg)]

@@ -1,0 +1,229 @@
+"""./install.sh config.cfg restore ARCHIVE, before any host is contacted: the archive checked
+whole (sums, layout, manifest, ZooKeeper's part), against this cluster (its name, its
+secrets), the secrets put back on a controller that has none, and the refusals. The restore on
+a real cluster (an app and a row deleted, then back) is in the e2e cluster test."""
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from installer.backup import assemble
+from installer.cli import main
+from installer.config import load_config
+from installer.restore import (
+    ACCOUNTS,
+    MYSQL,
+    ZOOKEEPER,
+    BadArchive,
+    check_against,
+    open_backup,
+    plan,
+    run_options,
+    secrets_state,
+)
+from installer.secrets import ensure_secrets
+from tests.unit.test_backup import _fetched, _run
+
+TOP = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def made(tmp_path):
+    """A cluster's config, its runs/ with secrets and a CA, and a backup archive of it."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    shutil.copy(TOP / "config.cfg.example", folder / "config.cfg")
+    cfg = load_config(folder / "config.cfg")
+    runs = tmp_path / "runs"
+    ensure_secrets(cfg, runs)
+    pki = runs / "state" / cfg.cluster.name / "registry-pki"
+    pki.mkdir(parents=True)
+    (pki / "ca.key").write_text("-----BEGIN PRIVATE KEY-----\nCAKEY\n")
+    fetched = _fetched(tmp_path, cfg)
+    (fetched / "mysql-databases").write_text("shop\n")
+    path, manifest = assemble(_run(cfg, runs), fetched)
+    assert path is not None, manifest
+    return cfg, runs, path
+
+
+def _members(path: Path) -> tuple[str, dict[str, bytes]]:
+    with tarfile.open(path) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    top = next(iter(files)).split("/", 1)[0]
+    return top, {name.split("/", 1)[1]: data for name, data in files.items()}
+
+
+def _repack(path: Path, members: dict[str, bytes], top: str, *, sums: bool = True, extra=()) -> Path:
+    """The archive written again with these members (and SHA256SUMS made for them when sums)."""
+    if sums:
+        members = {**members, "SHA256SUMS": "".join(
+            f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in sorted(members.items())
+            if n not in ("SHA256SUMS", "manifest.json")).encode()}
+        manifest = json.loads(members["manifest.json"])
+        manifest["files"] = {n: {"sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)}
+                             for n, d in members.items() if n not in ("SHA256SUMS", "manifest.json")}
+        members["manifest.json"] = json.dumps(manifest).encode()
+    out = path.with_name("changed.tar.gz")
+    with tarfile.open(out, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for info in extra:
+            tar.addfile(info)
+    return out
+
+
+def test_a_whole_archive_opens_into_a_private_folder_and_gives_the_plan(made):
+    cfg, runs, path = made
+    backup = open_backup(path)
+    try:
+        assert backup.cluster == cfg.cluster.name and backup.databases == ["shop"]
+        assert backup.folder.stat().st_mode & 0o077 == 0
+        assert all(p.stat().st_mode & 0o077 == 0 for p in backup.files.values())
+        assert check_against(cfg, backup) == []
+        assert secrets_state(cfg, backup, runs).state == "same"
+        text = plan(cfg, backup, path.stat().st_size)
+        assert "DOWN" in text and "version-2.pre-restore" in text
+        if cfg.mysql is not None:
+            assert "shop each dropped and loaded" in text
+        parts = run_options(backup).extravars["dcos_restore"]
+        assert Path(parts["zookeeper"]).read_bytes() == backup.files[ZOOKEEPER].read_bytes()
+        assert "mysql" in parts and Path(parts["mysql"]) == backup.files[MYSQL]
+        assert Path(parts["mysql_accounts"]) == backup.files[ACCOUNTS]
+    finally:
+        backup.close()
+    assert not backup.folder.exists()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("byte", "changed: config.cfg"),
+    ("added", "not in SHA256SUMS: extra.txt"),
+    ("missing", "missing: config.cfg"),
+    ("incomplete", "not complete"),
+    ("escape", "is not a file inside the backup's folder"),
+    ("link", "is not a file inside the backup's folder"),
+    ("zk-outside", "is not in version-2/"),
+    ("no-snapshot", "no snapshot in it"),
+    ("no-zookeeper", "zookeeper/data.tar.gz is not in it"),
+    ("truncated", "not whole"),
+    ("no-accounts", "needs both"),
+    ("not-tar", "not a backup archive"),
+])
+def test_a_damaged_or_foreign_archive_is_refused_before_any_host(made, change, message):
+    _, _, path = made
+    top, members = _members(path)
+    if change == "byte":
+        members["config.cfg"] += b"#"
+        path = _repack(path, members, top, sums=False)
+    elif change == "added":
+        path = _repack(path, {**members, "extra.txt": b"x"}, top, sums=False)
+    elif change == "no-accounts":
+        del members[ACCOUNTS]
+        path = _repack(path, members, top)
+    elif change == "missing":
+        del members["config.cfg"]
+        path = _repack(path, members, top, sums=False)
+    elif change == "incomplete":
+        manifest = json.loads(members["manifest.json"])
+        manifest["complete"] = False
+        path = _repack(path, {**members, "manifest.json": json.dumps(manifest).encode()}, top, sums=False)
+    elif change == "escape":
+        info = tarfile.TarInfo(f"{top}/../evil")
+        path = _repack(path, members, top, sums=False, extra=[info])
+    elif change == "link":
+        info = tarfile.TarInfo(f"{top}/secrets/link")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
+        path = _repack(path, members, top, sums=False, extra=[info])
+    elif change in ("zk-outside", "no-snapshot"):
+        zk = io.BytesIO()
+        with tarfile.open(fileobj=zk, mode="w:gz") as tar:
+            name = "etc/passwd" if change == "zk-outside" else "version-2/log.1"
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+        path = _repack(path, {**members, ZOOKEEPER: zk.getvalue()}, top)
+    elif change == "no-zookeeper":
+        del members[ZOOKEEPER]
+        path = _repack(path, members, top)
+    elif change == "truncated":
+        data = path.read_bytes()
+        path = path.with_name("cut.tar.gz")
+        path.write_bytes(data[: len(data) // 2])
+    elif change == "not-tar":
+        path = path.with_name("plain.tar.gz")
+        path.write_bytes(gzip.compress(b"not a tar"))
+    with pytest.raises(BadArchive, match=message.replace("(", r"\(")):
+        open_backup(path)
+
+
+def test_an_archive_of_another_cluster_is_refused(made):
+    cfg, _, path = made
+    top, members = _members(path)
+    manifest = json.loads(members["manifest.json"])
+    manifest["cluster"] = "elsewhere"
+    backup = open_backup(_repack(path, {**members, "manifest.json": json.dumps(manifest).encode()}, top))
+    try:
+        assert "of cluster 'elsewhere'" in check_against(cfg, backup)[0]
+    finally:
+        backup.close()
+
+
+def _cli(cfg, runs, path, *more):
+    return main([str(cfg.path), "restore", str(path), "--runs-dir", str(runs), *more])
+
+
+def test_a_controller_without_secrets_gets_the_archives_back_and_is_told_to_install(made, capsys):
+    cfg, runs, path = made
+    original = (runs / "secrets" / f"{cfg.cluster.name}.yml").read_bytes()
+    path = Path(shutil.copy(path, path.parents[2] / path.name))  # the archive kept off the lost controller
+    shutil.rmtree(runs)
+    assert _cli(cfg, runs, path, "--yes") == 0
+    out = capsys.readouterr().out
+    assert "Install the cluster with them, then restore its data" in out and "restore " in out
+    secrets = runs / "secrets" / f"{cfg.cluster.name}.yml"
+    assert secrets.read_bytes() == original and secrets.stat().st_mode & 0o077 == 0
+    assert (runs / "state" / cfg.cluster.name / "registry-pki" / "ca.key").read_text().startswith("-----BEGIN")
+    assert not [p for p in runs.iterdir() if p.name not in ("secrets", "state")], "no run was started"
+    backup = open_backup(path)
+    try:
+        assert secrets_state(cfg, backup, runs).state == "same"  # the next restore runs
+    finally:
+        backup.close()
+
+
+def test_different_secrets_are_refused_naming_the_keys_only(made, capsys):
+    cfg, runs, path = made
+    secrets = runs / "secrets" / f"{cfg.cluster.name}.yml"
+    values = yaml.safe_load(secrets.read_text())
+    values["zookeeper_password"] = "Another-Value-123"
+    secrets.write_text(yaml.safe_dump(values))
+    before = sorted(p.name for p in runs.iterdir())
+    assert _cli(cfg, runs, path, "--yes") == 2
+    err = capsys.readouterr().err
+    assert "differs from the archive's (zookeeper_password)" in err and "Another-Value-123" not in err
+    assert sorted(p.name for p in runs.iterdir()) == before
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["restore"], "give the backup archive"),
+    (["restore", "ARCHIVE", "--limit", "master1"], "--limit: not with restore"),
+    (["restore", "ARCHIVE", "--hosts", "master1"], "--hosts: not with restore"),
+    (["restore", "ARCHIVE"], "pass --yes"),
+    (["backup", "ARCHIVE", "--yes"], "an archive goes with restore only"),
+    (["restore", "missing.tar.gz", "--yes"], "no such file"),
+])
+def test_restore_refuses_before_any_host(made, capsys, args, message):
+    cfg, runs, path = made
+    args = [str(path) if a == "ARCHIVE" else a for a in args]
+    before = sorted(p.name for p in runs.iterdir())
+    assert main([str(cfg.path), *args, "--runs-dir", str(runs)]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in runs.iterdir()) == before
