@@ -25,6 +25,7 @@ kept (both give the whole cluster away). Copy it off the controller."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,7 @@ def run_options(cfg: Config, out: Path | None = None, **options: Any):
     from installer.runner import RunOptions
 
     return RunOptions(operation="backup", archive_out=out, precheck=False,
+                      again="backup" + (f" --out {shlex.quote(str(out))}" if out is not None else ""),
                       extravars={"dcos_backup_packages": spec("-1h")["packages"]}, **options)
 
 

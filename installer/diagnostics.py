@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import tarfile
 from pathlib import Path
@@ -91,7 +92,10 @@ def run_options(cfg: Config, hosts: list[Host], since: str, out: Path | None = N
     from installer.runner import RunOptions
 
     everything = len(hosts) == len(cfg.all_hosts())
+    again = "diagnostics" + ("" if everything else f" --hosts {','.join(h.id for h in hosts)}")
+    again += f" --since {shlex.quote(since)}"
     return RunOptions(operation="diagnostics", limit=None if everything else ",".join(h.id for h in hosts),
+                      again=again + (f" --out {shlex.quote(str(out))}" if out is not None else ""),
                       extravars={"dcos_diagnostics_spec": spec(since)}, archive_out=out,
                       precheck=False, **options)
 

@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from installer.phases import PHASE_NAMES
 from installer.runner import PhaseResult, Run
 
 
@@ -38,6 +39,13 @@ def unfinished_note(ev: dict[str, Any]) -> str | None:
     if not prev:
         return None
     phase = prev.get("phase")
+    if phase and phase != "precheck" and phase not in PHASE_NAMES:
+        # uninstall, backup, diagnostics, restore: no --from; a restore cut short leaves ZooKeeper,
+        # the Mesos masters and Marathon stopped, with ZooKeeper's data half in place.
+        return (f"note: the last run {prev['run_id']} never ended (its installer was killed?): it stopped in its "
+                f"{phase}. Run that {phase} again first, with the same arguments: it is made to be run again"
+                + (" (until then ZooKeeper, the Mesos masters and Marathon stay stopped)" if phase == "restore"
+                   else "") + ".")
     where = f"in the {phase} phase" if phase and phase != "precheck" else (
         "in the precheck" if phase else "before its first phase")
     resume = (f"; to resume where it stopped instead, run with --from {phase}"
@@ -241,6 +249,13 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
                       "uninstall" + (f" --hosts {run.options.limit}" if run.options.limit else ""),
                       markup=False, highlight=False)
         return
+    if run.state in ("failed", "canceled") and run.options.operation not in ("install", "uninstall"):
+        own = next((r.phase for r in run.results if r.phase != "verify" and r.status != "successful"), None)
+        if own is not None:  # its own phase did not end (restore: not its verify, which --from resumes)
+            console.print(f"Run it again after fixing the cause: ./install.sh {config_arg} "
+                          f"{run.options.again or run.options.operation}", markup=False, highlight=False,
+                          soft_wrap=True)
+            return
     if run.state in ("failed", "canceled"):
         stopped = next((r.phase for r in run.results if r.status in ("failed", "canceled", "timeout", "running")),
                        None) or next((r.phase for r in run.results if r.status == "skipped"), None)

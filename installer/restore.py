@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
 import tarfile
 import tempfile
@@ -312,5 +313,5 @@ def run_options(backup: Backup, **options: Any):
     parts = {"zookeeper": str(backup.files[ZOOKEEPER])}
     if backup.has(MYSQL):
         parts.update(mysql=str(backup.files[MYSQL]), mysql_accounts=str(backup.files[ACCOUNTS]))
-    return RunOptions(operation="restore", precheck=False, extravars={
+    return RunOptions(operation="restore", precheck=False, again=f"restore {shlex.quote(str(backup.path))}", extravars={
         "dcos_restore": {**parts, "stamp": time.strftime("%Y%m%d-%H%M%S"), "archive": backup.path.name}}, **options)

@@ -80,6 +80,9 @@ class RunOptions:
     # (installer/backup.py), "restore" (installer/restore.py): a playbook of its own, no precheck
     operation: str = "install"
     archive_out: Path | None = None  # diagnostics, backup: the archive's folder (default: the run's)
+    # what follows config.cfg on the command line that runs this operation again (a failed or
+    # interrupted backup, diagnostics or restore is run again whole, not resumed with --from)
+    again: str | None = None
 
 
 @dataclass

@@ -69,3 +69,60 @@ def test_a_run_after_a_killed_one_says_where_that_one_stopped(tmp_path):
     text = out.getvalue()
     assert "the last run 20261127-110000-prod never ended" in text
     assert "stopped in the hosts phase" in text and "--from hosts" in text
+
+
+def _summary_of(operation: str, statuses: dict[str, str], again: str | None = None, state: str = "failed") -> str:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from installer.progress import print_summary
+    from installer.runner import PhaseResult, RunOptions
+
+    run = SimpleNamespace(
+        state=state, options=RunOptions(operation=operation, again=again),
+        results=[PhaseResult(phase=name, status=status) for name, status in statuses.items()],
+        run_dir=SimpleNamespace(run_id="r1", log_file="/tmp/r1/install.log", events_file="/tmp/r1/events.jsonl"),
+        endpoints=lambda: [])
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), run, "config.cfg")
+    return out.getvalue()
+
+
+def test_a_failed_operation_says_to_run_it_again_and_an_install_where_to_resume():
+    text = _summary_of("restore", {"restore": "failed", "verify": "skipped"}, again="restore /backups/a.tar.gz")
+    assert "Run it again after fixing the cause: ./install.sh config.cfg restore /backups/a.tar.gz" in text
+    assert "--from" not in text  # `--from restore` is no install phase
+    text = _summary_of("restore", {"restore": "successful", "verify": "failed"}, again="restore a.tar.gz")
+    assert "./install.sh config.cfg --from verify" in text and "Run it again" not in text  # the data is back
+    text = _summary_of("backup", {"backup": "running"}, again="backup --out /backups", state="canceled")
+    assert "Run it again after fixing the cause: ./install.sh config.cfg backup --out /backups" in text
+    text = _summary_of("install", {"repo": "successful", "hosts": "failed", "zookeeper": "skipped"})
+    assert "Resume after fixing the cause: ./install.sh config.cfg --from hosts" in text
+
+
+def test_each_operation_knows_the_command_that_runs_it_again():
+    from pathlib import Path
+
+    from installer.backup import run_options as backup_options
+    from installer.config import load_config
+    from installer.diagnostics import run_options as diagnostics_options
+
+    top = Path(__file__).resolve().parents[2]
+    cfg = load_config(top / "config.cfg.example")
+    assert backup_options(cfg).again == "backup"
+    assert backup_options(cfg, Path("/my backups")).again == "backup --out '/my backups'"
+    hosts = cfg.all_hosts()
+    assert diagnostics_options(cfg, hosts, "2h").again == "diagnostics --since 2h"
+    two = f"{hosts[0].id},{hosts[1].id}"
+    assert diagnostics_options(cfg, hosts[:2], "1h").again == f"diagnostics --hosts {two} --since 1h"
+
+
+def test_a_killed_operation_is_not_resumed_with_from():
+    from installer.progress import unfinished_note
+
+    note = unfinished_note({"unfinished": {"run_id": "r0", "phase": "restore"}})
+    assert "--from" not in note and "Run that restore again first" in note and "stay stopped" in note
+    note = unfinished_note({"unfinished": {"run_id": "r0", "phase": "backup"}})
+    assert "--from" not in note and "Run that backup again first" in note
+    assert "--from zookeeper" in unfinished_note({"unfinished": {"run_id": "r0", "phase": "zookeeper"}})
