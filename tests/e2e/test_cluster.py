@@ -838,6 +838,7 @@ def test_restore_brings_back_the_app_and_the_row(installed):
     assert "after_backup" in master.sh("mysql -N -e 'SHOW DATABASES'")
     for node in CLUSTER.group("master"):
         assert node.sh("ls -d /var/lib/zookeeper/version-2.pre-restore-*", check=False).strip(), node.name
+        assert node.sh("test -e /var/lib/zookeeper/restore-in-progress || echo gone").strip() == "gone", node.name
     assert sorted(_zk_mode(m) for m in CLUSTER.group("master")) == ["follower", "follower", "leader"]
     for node in CLUSTER.group("master"):
         journal = node.sh(f"journalctl -u dcos-marathon --since @{since} --no-pager", check=False)
