@@ -777,6 +777,10 @@ def test_backup_holds_zookeeper_mysql_and_the_secrets(installed):
     assert any(b"sleeper" in data for data in zk.values()), "Marathon's app is in ZooKeeper's data"
     dump = gzip.decompress(members["mysql/databases.sql.gz"])
     assert b"CREATE TABLE `t`" in dump and b"INSERT INTO `t`" in dump
+    # The accounts (their password hashes are secrets) only in secrets/, never the mysql schema.
+    assert b"IDENTIFIED" not in dump and b"gtid_slave_pos" not in dump
+    accounts = gzip.decompress(members["secrets/mysql-accounts.sql.gz"])
+    assert b"CREATE USER IF NOT EXISTS `repl`@" in accounts and b"IDENTIFIED" in accounts
     assert members["secrets/secrets.yml"] == (env["runs"] / "secrets" / f"{CLUSTER.name}.yml").read_bytes()
     assert b"BEGIN" in members["secrets/registry-pki/ca.key"]
     # No secret outside secrets/, the ZooKeeper files and the dump opened.
