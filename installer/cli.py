@@ -452,8 +452,12 @@ def _restore(args) -> int:
                  "puts the archive's back), install, restore")
             return EXIT_BAD_INPUT
         if state.state == "missing":
-            for path in put_secrets_back(cfg, backup, args.runs_dir):
+            written, kept = put_secrets_back(cfg, backup, args.runs_dir)
+            for path in written:
                 print(f"Put back from the archive: {_shown_path(path)}", file=out)
+            for path in kept:
+                print(f"Kept this controller's {_shown_path(path)} (the archive's copy stays in its secrets/)",
+                      file=out)
             print(f"This controller had no secrets of cluster {cfg.cluster.name}: the archive's are back. Install "
                   f"the cluster with them, then restore its data:\n  ./install.sh {args.config} --yes\n"
                   f"  ./install.sh {args.config} restore {args.archive} --yes", file=out, flush=True)

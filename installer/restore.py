@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     from installer.config.model import Config
 
 CHUNK = 1 << 20
+# A backup of this installer holds a few files per host and one tarball per part: far fewer.
+# Every member is counted and sized before it is written, so a crafted archive (a gzip bomb, a
+# sparse member, a million empty files) is refused before it fills the disk or the memory.
+MAX_MEMBERS = 20_000
+SPARE_BYTES = 256 << 20  # left free on the filesystem the archive is unpacked on
 # The archive's files a restore uses, by part.
 ZOOKEEPER = "zookeeper/data.tar.gz"
 MYSQL = "mysql/databases.sql.gz"
@@ -61,6 +66,7 @@ class Backup:
     folder: Path  # where it is unpacked (0700; removed by close())
     manifest: dict[str, Any]
     files: dict[str, Path] = field(default_factory=dict)  # name in the archive -> unpacked file
+    zookeeper_bytes: int = 0  # ZooKeeper's part, unpacked
 
     @property
     def cluster(self) -> str:
@@ -101,7 +107,7 @@ def open_backup(path: Path, workdir: Path | None = None) -> Backup:
         _check_sums(backup)
         _check_manifest(backup)
         if backup.has(ZOOKEEPER):
-            _check_zookeeper(backup.files[ZOOKEEPER])
+            backup.zookeeper_bytes = _check_zookeeper(backup.files[ZOOKEEPER])
         for name in (ACCOUNTS, MYSQL):
             if backup.has(name):
                 _check_gzip(backup.files[name], name)
@@ -113,17 +119,34 @@ def open_backup(path: Path, workdir: Path | None = None) -> Backup:
     return backup
 
 
+def _bounded(path: Path, tar: tarfile.TarFile, label: str):
+    """The archive's members, refused past MAX_MEMBERS and for a sparse file (its holes would be
+    written out in full: a few bytes of archive, gigabytes on disk)."""
+    for count, member in enumerate(tar, start=1):
+        if count > MAX_MEMBERS:
+            raise BadArchive(f"{label}: more than {MAX_MEMBERS} files: not a backup of this installer")
+        if member.issparse():
+            raise BadArchive(f"{label}: {member.name!r} is a sparse file: refused")
+        yield member
+
+
 def _unpack(path: Path, folder: Path, backup: Backup) -> None:
     tops: set[str] = set()
+    free = shutil.disk_usage(folder).free - SPARE_BYTES
     try:
         with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
+            for member in _bounded(path, tar, str(path)):
                 tops.add(PurePosixPath(member.name).parts[0] if member.name else "")
                 if member.isdir():
                     continue
                 name = _safe_name(member.name)
                 if name is None or not member.isfile():
                     raise BadArchive(f"{path}: {member.name!r} is not a file inside the backup's folder: refused")
+                free -= member.size
+                if free < 0:
+                    raise BadArchive(f"{path}: unpacked, it would not fit in {folder.parent} (keeping "
+                                     f"{SPARE_BYTES >> 20} MiB free): make room there, or set TMPDIR to a larger "
+                                     "filesystem")
                 if name in backup.files:
                     raise BadArchive(f"{path}: {name} is in it twice: refused")
                 target = folder / name
@@ -178,8 +201,13 @@ def _check_manifest(backup: Backup) -> None:
         raise BadArchive(f"{backup.path}: manifest.json names no cluster")
     if manifest.get("complete") is not True:
         raise BadArchive(f"{backup.path}: the manifest says the backup is not complete: refused")
+    files, parts = manifest.get("files") or {}, manifest.get("parts") or {}
+    if not isinstance(files, dict) or not isinstance(parts, dict) or not all(
+            isinstance(v, dict) for v in parts.values()) or not isinstance(
+            parts.get("mysql", {}).get("databases", []), list):
+        raise BadArchive(f"{backup.path}: manifest.json is not a backup manifest of this installer")
     # The files the manifest vouches for are the ones SHA256SUMS holds.
-    for name, entry in (manifest.get("files") or {}).items():
+    for name, entry in files.items():
         if name not in backup.files or not isinstance(entry, dict) or entry.get("sha256") != _sha256(
                 backup.files[name]):
             raise BadArchive(f"{backup.path}: manifest.json and the files disagree on {name}: refused")
@@ -189,12 +217,15 @@ def _check_manifest(backup: Backup) -> None:
     backup.manifest = manifest
 
 
-def _check_zookeeper(path: Path) -> None:
-    """Only ZooKeeper's version-2 folder, files and folders: what is unpacked on the masters."""
+def _check_zookeeper(path: Path) -> int:
+    """Only ZooKeeper's version-2 folder, files and folders: what is unpacked on the masters.
+    Returns its size unpacked (each member checks it has that much room before unpacking)."""
+    size = 0
     try:
         with tarfile.open(path, "r:gz") as tar:
             names = []
-            for member in tar:
+            for member in _bounded(path, tar, ZOOKEEPER):
+                size += member.size
                 parts = PurePosixPath(member.name).parts
                 if (not parts or parts[0] != "version-2" or ".." in parts or PurePosixPath(member.name).is_absolute()
                         or not (member.isfile() or member.isdir())):
@@ -204,6 +235,7 @@ def _check_zookeeper(path: Path) -> None:
         raise BadArchive(f"{ZOOKEEPER}: cannot be read ({exc})") from None
     if not any(PurePosixPath(n).name.startswith("snapshot.") for n in names):
         raise BadArchive(f"{ZOOKEEPER}: no snapshot in it: not ZooKeeper's data")
+    return size
 
 
 def _check_gzip(path: Path, name: str) -> None:
@@ -243,13 +275,15 @@ def secrets_state(cfg: Config, backup: Backup, runs_dir: Path) -> SecretsState:
     return SecretsState("same") if not differing else SecretsState("different", differing)
 
 
-def put_secrets_back(cfg: Config, backup: Backup, runs_dir: Path) -> list[Path]:
+def put_secrets_back(cfg: Config, backup: Backup, runs_dir: Path) -> tuple[list[Path], list[Path]]:
     """The archive's secrets file, repository key and cluster CA where the installer keeps them
-    (only where none is: nothing of this controller is overwritten). Returns what was written."""
+    (only where none is: nothing of this controller is overwritten). Returns what was written
+    and what this controller had already (kept: the hosts of a new install trust that CA)."""
     runs_dir = private_dir(Path(runs_dir).resolve())
     secrets = private_dir(runs_dir / "secrets")
     name = cfg.cluster.name
     written: list[Path] = []
+    kept: list[Path] = []
     target = secrets / f"{name}.yml"
     if not target.exists():
         _private_copy(backup.files["secrets/secrets.yml"], target)
@@ -257,7 +291,10 @@ def put_secrets_back(cfg: Config, backup: Backup, runs_dir: Path) -> list[Path]:
     for prefix, folder in (("secrets/gpg/", secrets / f"{name}-gpg"),
                            ("secrets/registry-pki/", runs_dir / "state" / name / "registry-pki")):
         members = {n[len(prefix):]: p for n, p in backup.files.items() if n.startswith(prefix)}
-        if not members or folder.exists():
+        if not members:
+            continue
+        if folder.exists():
+            kept.append(folder)
             continue
         private_dir(folder.parent)
         private_dir(folder)
@@ -266,7 +303,7 @@ def put_secrets_back(cfg: Config, backup: Backup, runs_dir: Path) -> list[Path]:
             private_dir(dest.parent)
             _private_copy(source, dest)
         written.append(folder)
-    return written
+    return written, kept
 
 
 def _private_copy(source: Path, dest: Path) -> None:
@@ -310,7 +347,7 @@ def plan(cfg: Config, backup: Backup, size: int) -> str:
 def run_options(backup: Backup, **options: Any):
     from installer.runner import RunOptions
 
-    parts = {"zookeeper": str(backup.files[ZOOKEEPER])}
+    parts: dict[str, Any] = {"zookeeper": str(backup.files[ZOOKEEPER]), "zookeeper_bytes": backup.zookeeper_bytes}
     if backup.has(MYSQL):
         parts.update(mysql=str(backup.files[MYSQL]), mysql_accounts=str(backup.files[ACCOUNTS]))
     return RunOptions(operation="restore", precheck=False, again=f"restore {shlex.quote(str(backup.path))}", extravars={

@@ -227,3 +227,76 @@ def test_restore_refuses_before_any_host(made, capsys, args, message):
     assert main([str(cfg.path), *args, "--runs-dir", str(runs)]) == 2
     assert message in capsys.readouterr().err
     assert sorted(p.name for p in runs.iterdir()) == before
+
+
+def test_a_controller_that_kept_its_ca_is_told_so(made, capsys):
+    cfg, runs, path = made
+    (runs / "secrets" / f"{cfg.cluster.name}.yml").unlink()  # moved aside, the new install's CA stays
+    ca = runs / "state" / cfg.cluster.name / "registry-pki" / "ca.key"
+    ca.write_text("-----BEGIN PRIVATE KEY-----\nTHE NEW INSTALL'S\n")
+    assert _cli(cfg, runs, path, "--yes") == 0
+    out = capsys.readouterr().out
+    assert "Put back from the archive" in out and "Kept this controller's" in out and "registry-pki" in out
+    assert "THE NEW INSTALL'S" in ca.read_text()
+
+
+def _crafted(tmp_path, members) -> Path:
+    """A tar.gz of (TarInfo, data) members under one top folder."""
+    out = tmp_path / "crafted.tar.gz"
+    with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out
+
+
+def test_a_crafted_archive_is_refused_before_it_fills_the_disk(tmp_path, monkeypatch):
+    from installer import restore
+
+    # A sparse member: a few bytes of archive, its holes written out in full.
+    bomb = tmp_path / "sparse.tar"
+    with tarfile.open(bomb, "w", format=tarfile.GNU_FORMAT) as tar:
+        sparse = tarfile.TarInfo("b/big")
+        sparse.type, sparse.size = tarfile.GNUTYPE_SPARSE, 0
+        sparse.sparse = [(0, 0)]
+        tar.addfile(sparse)
+    gz = tmp_path / "sparse.tar.gz"
+    gz.write_bytes(gzip.compress(bomb.read_bytes()))
+    with pytest.raises(BadArchive, match="sparse file"):
+        open_backup(gz, workdir=tmp_path)
+    # Too many files.
+    monkeypatch.setattr(restore, "MAX_MEMBERS", 50)
+    many = []
+    for n in range(60):
+        member = tarfile.TarInfo(f"b/records/{n}.json")
+        member.size = 1
+        many.append((member, b"x"))
+    with pytest.raises(BadArchive, match="more than 50 files"):
+        open_backup(_crafted(tmp_path, many), workdir=tmp_path)
+    monkeypatch.setattr(restore, "MAX_MEMBERS", 20_000)
+    # More than the filesystem has room for (a gzip bomb: the sizes are counted before writing).
+    monkeypatch.setattr(restore, "SPARE_BYTES", shutil.disk_usage(tmp_path).free - (1 << 20))
+    big = tarfile.TarInfo("b/zookeeper/data.tar.gz")
+    big.size = 2 << 20
+    with pytest.raises(BadArchive, match="would not fit"):
+        open_backup(_crafted(tmp_path, [(big, bytes(big.size))]), workdir=tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("dcos-restore-")] == []  # removed
+
+
+def test_a_manifest_of_the_wrong_shape_is_refused_not_a_traceback(made):
+    _, _, path = made
+    top, members = _members(path)
+    for bad in ({"files": ["x"]}, {"parts": {"mysql": "x"}}, {"parts": {"mysql": {"databases": "shop"}}}):
+        manifest = {**json.loads(members["manifest.json"]), **bad}
+        changed = _repack(path, {**members, "manifest.json": json.dumps(manifest).encode()}, top, sums=False)
+        with pytest.raises(BadArchive, match="not a backup manifest"):
+            open_backup(changed)
+
+
+def test_the_zookeeper_part_is_sized_for_the_members(made):
+    _, _, path = made
+    backup = open_backup(path)
+    try:
+        assert backup.zookeeper_bytes == len(b"snapshot bytes")
+        assert run_options(backup).extravars["dcos_restore"]["zookeeper_bytes"] == backup.zookeeper_bytes
+    finally:
+        backup.close()
