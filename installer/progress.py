@@ -244,15 +244,11 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
         console.print(f"Fix what the precheck found (or waive a check in [precheck] waive), then run again: "
                       f"./install.sh {config_arg}", markup=False, highlight=False)
         return
-    if run.state in ("failed", "canceled") and run.options.operation == "uninstall":
-        console.print(f"Run it again after fixing the cause (what is gone stays gone): ./install.sh {config_arg} "
-                      "uninstall" + (f" --hosts {run.options.limit}" if run.options.limit else ""),
-                      markup=False, highlight=False)
-        return
-    if run.state in ("failed", "canceled") and run.options.operation not in ("install", "uninstall"):
+    if run.state in ("failed", "canceled") and run.options.operation != "install":
         own = next((r.phase for r in run.results if r.phase != "verify" and r.status != "successful"), None)
         if own is not None:  # its own phase did not end (restore: not its verify, which --from resumes)
-            console.print(f"Run it again after fixing the cause: ./install.sh {config_arg} "
+            gone = " (what is gone stays gone)" if run.options.operation == "uninstall" else ""
+            console.print(f"Run it again after fixing the cause{gone}: ./install.sh {config_arg} "
                           f"{run.options.again or run.options.operation}", markup=False, highlight=False,
                           soft_wrap=True)
             return

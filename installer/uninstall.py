@@ -67,7 +67,9 @@ def run_options(cfg: Config, hosts: list[Host], purge_data: bool, **options: Any
     from installer.runner import RunOptions
 
     everything = len(hosts) == len(cfg.all_hosts())
-    return RunOptions(operation="uninstall", limit=None if everything else ",".join(h.id for h in hosts),
+    limit = None if everything else ",".join(h.id for h in hosts)
+    again = "uninstall" + (f" --hosts {limit}" if limit else "") + (" --purge-data" if purge_data else "")
+    return RunOptions(operation="uninstall", limit=limit, again=again,
                       extravars={"dcos_catalogue": catalogue_vars(cfg), "dcos_uninstall_purge_data": bool(purge_data)},
                       **options)
 

@@ -816,7 +816,7 @@ def test_restore_brings_back_the_app_and_the_row(installed):
     crash-looping on the backup's election znodes."""
     env = installed
     if "backup" not in STATE:
-        pytest.skip("needs the archive of test_backup_holds_zookeeper_mysql_and_the_secrets")
+        pytest.fail("no archive: test_backup_holds_zookeeper_mysql_and_the_secrets did not make one (run it first)")
     master, slave = _node("agent1"), _node("agent2")
     rows = master.sh("mysql -N -e 'SELECT COUNT(*) FROM e2e.t'").strip()
     status, _ = _http(_vip_url(443) + "v2/apps/e2e/sleeper", method="DELETE", headers=STATE["marathon"],

@@ -22,14 +22,19 @@ from installer.secrets import ensure_secrets
 TOP = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def site(tmp_path):
+def make_site(tmp_path):
+    """The example config (with one secret given in it, Given-Secret-77x) and a runs/ folder."""
     folder = tmp_path / "site"
     folder.mkdir()
     shutil.copy(TOP / "config.cfg.example", folder / "config.cfg")
     text = (folder / "config.cfg").read_text().replace("stats_password =", "stats_password = Given-Secret-77x", 1)
     (folder / "config.cfg").write_text(text)
     return load_config(folder / "config.cfg"), tmp_path / "runs"
+
+
+@pytest.fixture
+def site(tmp_path):
+    return make_site(tmp_path)
 
 
 def _run(cfg, runs, out=None):

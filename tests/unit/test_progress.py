@@ -97,6 +97,9 @@ def test_a_failed_operation_says_to_run_it_again_and_an_install_where_to_resume(
     assert "./install.sh config.cfg --from verify" in text and "Run it again" not in text  # the data is back
     text = _summary_of("backup", {"backup": "running"}, again="backup --out /backups", state="canceled")
     assert "Run it again after fixing the cause: ./install.sh config.cfg backup --out /backups" in text
+    text = _summary_of("uninstall", {"uninstall": "failed"}, again="uninstall --hosts agent2 --purge-data")
+    assert ("Run it again after fixing the cause (what is gone stays gone): ./install.sh config.cfg uninstall "
+            "--hosts agent2 --purge-data") in text
     text = _summary_of("install", {"repo": "successful", "hosts": "failed", "zookeeper": "skipped"})
     assert "Resume after fixing the cause: ./install.sh config.cfg --from hosts" in text
 
@@ -114,6 +117,10 @@ def test_each_operation_knows_the_command_that_runs_it_again():
     assert backup_options(cfg, Path("/my backups")).again == "backup --out '/my backups'"
     hosts = cfg.all_hosts()
     assert diagnostics_options(cfg, hosts, "2h").again == "diagnostics --since 2h"
+    from installer.uninstall import run_options as uninstall_options
+
+    assert uninstall_options(cfg, hosts, purge_data=False).again == "uninstall"
+    assert uninstall_options(cfg, hosts[-1:], purge_data=True).again == f"uninstall --hosts {hosts[-1].id} --purge-data"
     two = f"{hosts[0].id},{hosts[1].id}"
     assert diagnostics_options(cfg, hosts[:2], "1h").again == f"diagnostics --hosts {two} --since 1h"
 

@@ -16,7 +16,6 @@ import yaml
 
 from installer.backup import assemble
 from installer.cli import main
-from installer.config import load_config
 from installer.restore import (
     ACCOUNTS,
     MYSQL,
@@ -29,7 +28,7 @@ from installer.restore import (
     secrets_state,
 )
 from installer.secrets import ensure_secrets
-from tests.unit.test_backup import _fetched, _run
+from tests.unit.test_backup import _fetched, _run, make_site
 
 TOP = Path(__file__).resolve().parents[2]
 
@@ -37,11 +36,7 @@ TOP = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def made(tmp_path):
     """A cluster's config, its runs/ with secrets and a CA, and a backup archive of it."""
-    folder = tmp_path / "site"
-    folder.mkdir()
-    shutil.copy(TOP / "config.cfg.example", folder / "config.cfg")
-    cfg = load_config(folder / "config.cfg")
-    runs = tmp_path / "runs"
+    cfg, runs = make_site(tmp_path)
     ensure_secrets(cfg, runs)
     pki = runs / "state" / cfg.cluster.name / "registry-pki"
     pki.mkdir(parents=True)
