@@ -72,3 +72,20 @@ def test_product_code_uses_nothing_of_the_test_tree():
         text = (TOP / name).read_text()
         used += [f"{name}: {line}" for line in text.splitlines() if "tests/" in line.split("#", 1)[0]]
     assert used == []
+
+
+def test_every_test_the_docs_name_exists():
+    """docs/ and README name tests as evidence (docs/testing.md's table of claims): a renamed
+    or removed test must take its name out of the docs too."""
+    import re
+
+    defined = set()
+    for folder in ("tests", "molecule"):
+        for path in (TOP / folder).rglob("*.py"):
+            defined |= set(re.findall(r"^\s*def (test_\w+)", path.read_text(), re.M))
+    named = {}
+    for doc in [TOP / "README.md", *(TOP / "docs").rglob("*.md")]:
+        for name in re.findall(r"`(?:[\w/.]+::)?(test_\w+)`", doc.read_text()):
+            named.setdefault(name, doc.relative_to(TOP))
+    missing = {name: str(doc) for name, doc in named.items() if name not in defined}
+    assert named and not missing, missing
