@@ -11,8 +11,10 @@ without, with a manifest and checksums.
                            changes under the copy), while the other members keep the quorum
                            (Marathon's apps, the Mesos masters' leader election, ACLs)
       mysql/databases.sql.gz   the operator's databases (mysqldump --single-transaction
-                           --add-drop-database), taken from the slave (the master keeps serving);
-                           never the mysql schema (the slave's own replication state)
+                           --add-drop-database), taken from the slave (the master keeps serving),
+                           or from the master when the slave does not replicate or lags (the
+                           manifest's parts.mysql.why says which and why); never the mysql
+                           schema (the slave's own replication state)
       records/<host>.json  the installer's records of each host (what it runs, at which version)
       secrets/             runs/secrets/<cluster>.yml, the repository's signing key, the cluster
                            CA and its key, the certificates made from it, config.cfg as written
@@ -53,7 +55,8 @@ def plan(cfg: Config) -> str:
                      "seconds: Mesos and Marathon wait for it meanwhile)")
     if cfg.mysql is not None and cfg.mysql_slave is not None:
         lines.append("  MySQL: the accounts and every database of yours, dumped from the slave "
-                     f"{cfg.mysql_slave.id} in one transaction")
+                     f"{cfg.mysql_slave.id} in one transaction (from the master {cfg.mysql_master.id} if the "
+                     "slave does not replicate or lags more than 60 s: the output says so)")
     lines.append("  the hosts' records (components and versions), config.cfg")
     lines.append("  secrets/: the cluster's secrets, the repository's signing key, the cluster CA and its key")
     return "\n".join(lines)
@@ -107,18 +110,19 @@ def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
         pki = runs_dir / "state" / cfg.cluster.name / "registry-pki"
         if pki.is_dir():
             archive.add_tree("secrets/registry-pki", pki)
-        source = {part: (fetched / f"source-{part}").read_text().strip() if (fetched / f"source-{part}").is_file()
-                  else None for part in ("zookeeper", "mysql")}
+        # source-<part>: the host it was taken on, then (MySQL) why that host.
+        source = {part: (fetched / f"source-{part}").read_text().strip().split("\n", 1)
+                  if (fetched / f"source-{part}").is_file() else [None] for part in ("zookeeper", "mysql")}
         listed = fetched / "mysql-databases"
         databases = [d for d in listed.read_text().split("\n") if d] if listed.is_file() else []
         manifest.update({
             "cluster": cfg.cluster.name, "created": archive.stamp, "installer_version": __version__,
             "parts": {
-                "zookeeper": {"file": PARTS["zookeeper.tar.gz"], "from": source.get("zookeeper"),
+                "zookeeper": {"file": PARTS["zookeeper.tar.gz"], "from": source["zookeeper"][0],
                               "how": "the version-2 folder of a member stopped for the copy (a follower when there "
                                      "are several)"},
                 **({"mysql": {"file": PARTS["mysql.sql.gz"], "accounts": PARTS["mysql-accounts.sql.gz"],
-                              "from": source.get("mysql"),
+                              "from": source["mysql"][0], "why": (source["mysql"][1:] or [None])[0],
                               "how": "the accounts: mysqldump --system=users --insert-ignore; the databases: "
                                      "--single-transaction --add-drop-database --routines --events --triggers",
                               "databases": databases}}

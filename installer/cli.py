@@ -403,6 +403,9 @@ def _backup(args) -> int:
     if run.archive is not None:
         print(f"Backup: {_shown_path(run.archive)} ({run.archive.stat().st_size // 1024} KiB, mode 0600; it holds the "
               "cluster's secrets: keep it where runs/secrets is kept, off this machine too)", file=out, flush=True)
+        mysql = run.manifest["parts"].get("mysql") if run.manifest else None
+        if mysql and mysql.get("from") and mysql.get("why"):
+            print(f"MySQL: dumped on {mysql['from']}, {mysql['why']}", file=out, flush=True)
     elif run.manifest is not None:
         print("No backup written: " + "; ".join(f"{k}: {v}" for k, v in run.manifest["missing"].items()),
               file=out, flush=True)

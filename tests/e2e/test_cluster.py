@@ -778,7 +778,9 @@ def test_backup_holds_zookeeper_mysql_and_the_secrets(installed):
         assert hashlib.sha256(members[name]).hexdigest() == digest, name
     manifest = json.loads(members["manifest.json"])
     assert manifest["complete"] and manifest["parts"]["zookeeper"]["from"] in {m.name for m in CLUSTER.group("master")}
-    assert manifest["parts"]["mysql"]["from"] == "agent2"  # the slave
+    assert manifest["parts"]["mysql"]["from"] == "agent2"  # the slave, which replicates
+    assert manifest["parts"]["mysql"]["why"].startswith("the slave, replicating ("), manifest["parts"]["mysql"]
+    assert "MySQL: dumped on agent2, the slave, replicating (" in proc.stdout
     assert manifest["versions"]["master1"].get("zookeeper"), manifest["versions"]
     with tarfile.open(fileobj=io.BytesIO(members["zookeeper/data.tar.gz"])) as tar:
         zk = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from installer.backup import assemble, plan, wanted
 from installer.cli import main
@@ -55,7 +56,8 @@ def _fetched(tmp_path, cfg, parts=None):
         tar.addfile(info, io.BytesIO(data))
     files = {"zookeeper.tar.gz": zk.getvalue(), "mysql.sql.gz": gzip.compress(b"INSERT INTO `t` VALUES (1);\n"),
              "mysql-accounts.sql.gz": gzip.compress(b"CREATE USER IF NOT EXISTS `app`@`%`;\n"),
-             "source-zookeeper": b"master2\n", "source-mysql": b"agent2\n"}
+             "source-zookeeper": b"master2\n",
+             "source-mysql": b"agent2\nthe slave, replicating (0 s behind the master)\n"}
     for name, data in files.items():
         if parts is None or name in parts:
             (fetched / name).write_bytes(data)
@@ -88,6 +90,7 @@ def test_the_archive_holds_every_part_with_checksums_and_secrets_only_in_secrets
     manifest = json.loads(members["manifest.json"])
     assert manifest["complete"] and manifest["parts"]["zookeeper"]["from"] == "master2"
     assert manifest["parts"]["mysql"]["from"] == "agent2"
+    assert manifest["parts"]["mysql"]["why"] == "the slave, replicating (0 s behind the master)"
     assert manifest["parts"]["mysql"]["accounts"] == "secrets/mysql-accounts.sql.gz"  # password hashes: secrets
     assert manifest["versions"][cfg.all_hosts()[0].id] == {"docker.io": "20.10"}
     secrets = [v for v in values.values() if len(v) >= 8] + ["Given-Secret-77x", "CAKEY"]
@@ -138,3 +141,49 @@ def test_backup_refuses_before_any_host(site, capsys, args, message):
     assert main([str(cfg.path), *args, "--runs-dir", str(runs)]) == 2
     assert message in capsys.readouterr().err
     assert not runs.exists()
+
+
+SLAVE_OK = """*************************** 1. row ***************************
+                Slave_IO_State: Waiting for master to send event
+                   Master_Host: 172.29.40.21
+                   Master_User: repl
+              Slave_IO_Running: Yes
+             Slave_SQL_Running: Yes
+                    Last_Error:
+         Seconds_Behind_Master: 0
+"""
+
+
+def _dump_source(stdout: str, rc: int = 0, stderr: str = "") -> dict:
+    """Where playbooks/backup.yml takes the MySQL dump, for the slave's SHOW SLAVE STATUS\\G,
+    as Ansible templates its decision (the task's own Jinja, not a copy of it)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    plays = yaml.safe_load((Path(__file__).resolve().parents[2] / "playbooks" / "backup.yml").read_text())
+    play = next(p for p in plays if p["name"].startswith("Dump MySQL"))
+    task = next(t for t in play["tasks"] if t["name"] == "Choose where the dump is taken")
+    variables = {**play["vars"], **task["vars"],
+                 "groups": {"mysql_slave": ["agent2"], "mysql_master": ["agent1"]},
+                 "hostvars": {"agent2": {"__backup_slave_status": {
+                     "rc": rc, "stdout_lines": stdout.splitlines(), "stderr": stderr}}}}
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return {name: templar.template(value) for name, value in task["ansible.builtin.set_fact"].items()}
+
+
+@pytest.mark.parametrize(("stdout", "rc", "source", "why"), [
+    (SLAVE_OK, 0, "agent2", "the slave, replicating (0 s behind the master)"),
+    (SLAVE_OK.replace("Seconds_Behind_Master: 0", "Seconds_Behind_Master: 60"), 0, "agent2", "60 s behind"),
+    (SLAVE_OK.replace("Seconds_Behind_Master: 0", "Seconds_Behind_Master: 61"), 0, "agent1",
+     "the master: the slave agent2 is 61 s behind the master (more than 60)"),
+    (SLAVE_OK.replace("Slave_SQL_Running: Yes", "Slave_SQL_Running: No").replace(
+        "Seconds_Behind_Master: 0", "Seconds_Behind_Master: NULL"), 0, "agent1",
+     "the master: the slave agent2 does not replicate (Slave_IO_Running: Yes, Slave_SQL_Running: No)"),
+    (SLAVE_OK.replace("Slave_IO_Running: Yes", "Slave_IO_Running: Connecting"), 0, "agent1", "Connecting"),
+    ("", 0, "agent1", "the master: the slave agent2 is not set up as a slave (SHOW SLAVE STATUS is empty)"),
+    ("", 1, "agent1", "the master: the slave agent2 does not answer (ERROR 2002 (HY000): Can't connect)"),
+], ids=["replicating", "60-s-behind", "61-s-behind", "sql-thread-stopped", "io-connecting", "not-a-slave", "down"])
+def test_the_dump_is_taken_on_the_master_when_the_slave_does_not_replicate(stdout, rc, source, why):
+    chosen = _dump_source(stdout, rc, "ERROR 2002 (HY000): Can't connect\n" if rc else "")
+    assert chosen["__backup_mysql_from"] == source
+    assert why in chosen["__backup_mysql_why"], chosen

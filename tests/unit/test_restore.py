@@ -295,3 +295,76 @@ def test_the_zookeeper_part_is_sized_for_the_members(made):
         assert run_options(backup).extravars["dcos_restore"]["zookeeper_bytes"] == backup.zookeeper_bytes
     finally:
         backup.close()
+
+
+def test_a_restore_keeps_the_two_newest_asides_of_a_member(tmp_path):
+    """The task of playbooks/restore.yml, as Ansible renders it, run on a data folder holding
+    four asides: the two oldest go, the two newest and version-2 stay; run again, nothing goes."""
+    import subprocess
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    plays = yaml.safe_load((Path(__file__).resolve().parents[2] / "playbooks" / "restore.yml").read_text())
+    task = next(t for p in plays for t in p.get("tasks", [])
+                if t.get("name") == "Remove this member's asides older than the two newest")
+    script = Templar(loader=DataLoader(), variables={"zookeeper_data_dir": str(tmp_path)}).template(
+        task["ansible.builtin.shell"]["cmd"])
+    stamps = ["20261130-235959", "20261201-100000", "20261203-090000", "20261203-100000"]
+    for stamp in stamps:
+        (tmp_path / f"version-2.pre-restore-{stamp}").mkdir()
+        (tmp_path / f"version-2.pre-restore-{stamp}" / "snapshot.1").write_text("data")
+    (tmp_path / "version-2").mkdir()
+    first = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert first.stdout.split() == [f"version-2.pre-restore-{s}" for s in stamps[:2]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["version-2"] + [f"version-2.pre-restore-{s}"
+                                                                         for s in stamps[2:]]
+    again = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(("marked", "expected"), [((), []), (("m2",), ["m2"]), (("m1", "m3"), ["m1", "m3"])])
+def test_every_zookeeper_member_refuses_when_one_holds_a_cut_restore(marked, expected):
+    """The zookeeper role's refusal, as Ansible renders it: the members whose data folder holds
+    restore-in-progress, named on every member (one host whose stat did not run counts as not
+    marked: it failed already)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    tasks = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles" / "zookeeper" / "tasks" / "main.yml")
+                           .read_text())
+    task = next(t for t in tasks if t.get("name") == "Refuse to start ZooKeeper on the data of a restore cut short")
+    hostvars = {h: {"inventory_hostname": h, "__zookeeper_restore_cut": {"stat": {"exists": h in marked}}}
+                for h in ("m1", "m2", "m3")}
+    hostvars["m4"] = {"inventory_hostname": "m4"}
+    templar = Templar(loader=DataLoader(), variables={**task["vars"], "hostvars": hostvars,
+                                                      "ansible_play_hosts": ["m1", "m2", "m3", "m4"]})
+    assert templar.template("{{ __zookeeper_cut_members }}") == expected
+    assert templar.template("{{ " + task["ansible.builtin.assert"]["that"] + " }}") == (not expected)
+
+
+@pytest.mark.parametrize(("mark", "stamp"), [
+    (None, "20261203-120000"),  # no mark: this run's stamp
+    ("restore of backup-x.tar.gz started 20261201-080000\n", "20261201-080000"),  # a cut restore's
+    ("something else\n", "20261203-120000"),
+])
+def test_a_chain_of_cut_restores_sets_the_members_data_aside_once(mark, stamp):
+    """The aside of playbooks/restore.yml is named after the first restore of a chain cut short
+    (its mark is kept): the move aside, guarded by `creates`, then happens once per chain, and the
+    archive's data a cut run left in place is never set aside as if it were the member's."""
+    import base64
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    plays = yaml.safe_load((Path(__file__).resolve().parents[2] / "playbooks" / "restore.yml").read_text())
+    play = next(p for p in plays if p["name"] == "Put the archive's ZooKeeper data in place on every member")
+    registered = {"failed": True, "msg": "file not found"} if mark is None else {
+        "content": base64.b64encode(mark.encode()).decode(), "encoding": "base64"}
+    templar = Templar(loader=DataLoader(), variables={
+        **play["vars"], "__restore_mark": registered, "zookeeper_data_dir": "/var/lib/zookeeper",
+        "dcos_restore": {"stamp": "20261203-120000"}})
+    assert templar.template("{{ __restore_aside }}") == f"/var/lib/zookeeper/version-2.pre-restore-{stamp}"
+    mark_task = next(t for p in plays for t in p.get("tasks", [])
+                     if t.get("name") == "Mark the member as being restored")
+    assert mark_task["ansible.builtin.copy"]["force"] is False  # a cut restore's mark is kept
