@@ -44,6 +44,11 @@ PARTS = {"zookeeper.tar.gz": "zookeeper/data.tar.gz", "mysql.sql.gz": "mysql/dat
          "mysql-accounts.sql.gz": "secrets/mysql-accounts.sql.gz"}
 
 
+# The MySQL slave the dump is taken on may be this far behind its master (Seconds_Behind_Master);
+# further, or not replicating, the dump is taken on the master (playbooks/backup.yml).
+SLAVE_LAG_MAX = 60
+
+
 def plan(cfg: Config) -> str:
     masters = cfg.group("masters")
     lines = [f"Back up cluster {cfg.cluster.name}:"]
@@ -56,7 +61,7 @@ def plan(cfg: Config) -> str:
     if cfg.mysql is not None and cfg.mysql_slave is not None:
         lines.append("  MySQL: the accounts and every database of yours, dumped from the slave "
                      f"{cfg.mysql_slave.id} in one transaction (from the master {cfg.mysql_master.id} if the "
-                     "slave does not replicate or lags more than 60 s: the output says so)")
+                     f"slave does not replicate or lags more than {SLAVE_LAG_MAX} s: the output says so)")
     lines.append("  the hosts' records (components and versions), config.cfg")
     lines.append("  secrets/: the cluster's secrets, the repository's signing key, the cluster CA and its key")
     return "\n".join(lines)
@@ -68,7 +73,8 @@ def run_options(cfg: Config, out: Path | None = None, **options: Any):
 
     return RunOptions(operation="backup", archive_out=out, precheck=False,
                       again="backup" + (f" --out {shlex.quote(str(out))}" if out is not None else ""),
-                      extravars={"dcos_backup_packages": spec("-1h")["packages"]}, **options)
+                      extravars={"dcos_backup_packages": spec("-1h")["packages"],
+                                 "dcos_backup_slave_lag_max": SLAVE_LAG_MAX}, **options)
 
 
 def wanted(cfg: Config) -> list[str]:

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from installer.backup import assemble, plan, wanted
+from installer.backup import SLAVE_LAG_MAX, assemble, plan, wanted
 from installer.cli import main
 from installer.config import load_config
 from installer.secrets import ensure_secrets
@@ -163,7 +163,7 @@ def _dump_source(stdout: str, rc: int = 0, stderr: str = "") -> dict:
     plays = yaml.safe_load((Path(__file__).resolve().parents[2] / "playbooks" / "backup.yml").read_text())
     play = next(p for p in plays if p["name"].startswith("Dump MySQL"))
     task = next(t for t in play["tasks"] if t["name"] == "Choose where the dump is taken")
-    variables = {**play["vars"], **task["vars"],
+    variables = {**task["vars"], "dcos_backup_slave_lag_max": SLAVE_LAG_MAX,
                  "groups": {"mysql_slave": ["agent2"], "mysql_master": ["agent1"]},
                  "hostvars": {"agent2": {"__backup_slave_status": {
                      "rc": rc, "stdout_lines": stdout.splitlines(), "stderr": stderr}}}}
