@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                         "exit 0 valid, 2 not (with --json: one JSON document)")
     p.add_argument("--precheck-only", action="store_true", help="check every host, change nothing")
     p.add_argument("--check", action="store_true", help="Ansible check mode: show what would change")
+    p.add_argument("--full", action="store_true",
+                   help="run every role on every host, also where it is converged since the last run")
     p.add_argument("--phases", help="comma-separated phases to run (default: all)")
     p.add_argument("--skip-phases", help="comma-separated phases to leave out")
     p.add_argument("--from", dest="start_at", metavar="PHASE", help="resume: run from this phase on")
@@ -185,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             return code
 
     options = RunOptions(phases=[p.name for p in phases], limit=args.limit, check=args.check,
-                         verbosity=args.verbose, runs_dir=args.runs_dir, precheck_only=args.precheck_only)
+                         verbosity=args.verbose, runs_dir=args.runs_dir, precheck_only=args.precheck_only,
+                         full=args.full)
     run = _start(cfg, options)
     return EXIT_BAD_INPUT if run is None else follow(run, args)
 

@@ -32,6 +32,7 @@ from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
 from installer.ports import admin_networks, cluster_addresses, firewall_rules, host_ports
 from installer.secrets import REDACTED, SECRET_KEYS, is_secret_key
+from installer.stamps import host_digests, run_digest
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,10 @@ def redacted_config(cfg: Config) -> str:
 
 
 def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[str, Any] | None = None,
-                   run_id: str | None = None) -> RunDir:
+                   run_id: str | None = None, stamps: str = "off") -> RunDir:
+    """stamps: "check" (a role converged since its last run on a host is skipped there, and
+    recorded again when it runs), "record" (every role runs and is recorded: --full), "off"
+    (operations that run no role of the install)."""
     private_dir(runs_dir)
     run_id = run_id or new_run_id(cfg)
     path = runs_dir / run_id
@@ -229,7 +233,7 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     run = RunDir(path=path, run_id=path.name)
 
     state = private_dir(runs_dir / "state" / cfg.cluster.name)
-    _write(path / "inventory" / "hosts.yml", unsafe_yaml(inventory(cfg, (state / "known_hosts").resolve())))
+    hosts = inventory(cfg, (state / "known_hosts").resolve())
     extravars = {
         "dcos": config_vars(cfg),
         "dcos_run_id": run.run_id,
@@ -240,6 +244,13 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         "dcos_gpg_home": str((secrets_file.parent / f"{cfg.cluster.name}-gpg").resolve()),
         **(extra or {}),
     }
+    if stamps != "off":
+        # installer/stamps.py: what a role on each host is given, as one digest per host.
+        shared = run_digest(extravars, secrets_file, state, Path(cfg.repo.bundle))
+        for host, digest in host_digests(shared, hosts).items():
+            hosts["all"]["hosts"][host]["dcos_stamp_input"] = digest
+        hosts["all"]["vars"]["dcos_stamp_check"] = stamps == "check"
+    _write(path / "inventory" / "hosts.yml", unsafe_yaml(hosts))
     _write(path / "env" / "extravars", unsafe_yaml(extravars))
     envvars = {
         "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"),

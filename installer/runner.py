@@ -83,6 +83,9 @@ class RunOptions:
     # what follows config.cfg on the command line that runs this operation again (a failed or
     # interrupted backup, diagnostics or restore is run again whole, not resumed with --from)
     again: str | None = None
+    # --full: every role runs on every host, converged or not (installer/stamps.py); it is
+    # recorded as converged after.
+    full: bool = False
 
 
 @dataclass
@@ -199,8 +202,9 @@ class Run:
             if self.options.operation in ARCHIVES:
                 self._fetched = Path(tempfile.mkdtemp(prefix=f"dcos-{self.options.operation}-"))
                 self.options.extravars = {**self.options.extravars, "dcos_fetch_dest": str(self._fetched)}
+            stamps = "off" if self.options.operation != "install" else "record" if self.options.full else "check"
             self.run_dir = create_run_dir(self.cfg, runs_dir, secrets_file,
-                                          {**self.options.extravars, "dcos_identity": self.identity})
+                                          {**self.options.extravars, "dcos_identity": self.identity}, stamps=stamps)
             self._ansible = Ansible(self.cfg, self.run_dir, self.scrubber, lock, self._cancel.is_set)
             self._host_owner = hostlock.owner(runs_dir / "state" / self.cfg.cluster.name, self.run_dir.run_id)
             held = self._installer_host_lock(hostlock.take_script(self._host_owner))

@@ -1,0 +1,302 @@
+#!/usr/bin/python
+# Runs on the target host.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: stamp
+short_description: Say whether a role is converged on this host since its last run, or record that it is
+description:
+  - The fast path of a re-run (docs/design/fast-reruns.md). After a role succeeded on a host,
+    C(action=write) records the role's I(input) digest (made on the controller from what the
+    role is given) and the host's state of what the role owns: the sha256 of each of I(files),
+    each of I(units) enabled and active, the version of each of I(packages), the output of each
+    of I(commands), and the OS release and kernel.
+  - C(action=check) reads that record back and looks at the same things again, in one module
+    run. C(converged) is true only when the input is the same and every item is as recorded, and
+    no I(markers) file exists (a restart an earlier run left pending); otherwise C(differs) names
+    what differs ("input", "file /etc/chrony/chrony.conf", "unit chrony: inactive" ...), at most
+    20 of them.
+  - A host without a record, or with a record of another I(version) of this module's format, is
+    not converged. A run that fails or is killed before C(action=write) leaves the old record, whose
+    input or state then differs, or no record: the role runs again.
+  - C(action=write) in check mode writes nothing.
+  - C(action=write) given I(drifted) (the check's C(drifted): the items of the host's state that
+    differed from the record while the input was the same) records nothing when one of the files,
+    units or commands among them still differs from the old record: the role ran and did not bring
+    it back, so the host is not converged and the next run must run the role again (and say so)
+    rather than take what the role left for converged. Packages and the OS are not held to it (an
+    operator's upgrade, a new kernel: not the role's to undo).
+options:
+  role:
+    description: Name of the role (the record's file name under I(path)).
+    type: str
+    required: true
+  action:
+    description: C(check) or C(write).
+    type: str
+    choices: [check, write]
+    default: check
+  input:
+    description: Digest of the role's inputs for this host, made on the controller.
+    type: str
+    required: true
+  path:
+    description: Folder of the records (0700, root).
+    type: path
+    default: /var/lib/dcos-installer/stamps
+  files:
+    description: Files the role writes. A missing file is recorded as missing.
+    type: list
+    elements: path
+    default: []
+  units:
+    description: systemd units the role enables or starts (is-enabled and is-active are recorded).
+    type: list
+    elements: str
+    default: []
+  packages:
+    description: Packages the role installs (their versions are recorded; dpkg-query or rpm).
+    type: list
+    elements: str
+    default: []
+  commands:
+    description: Commands whose output is the runtime state the role sets (a loaded nft table,
+      live sysctl values), each an argv list; their exit code and the sha256 of their output are
+      recorded.
+    type: list
+    elements: list
+    default: []
+  markers:
+    description: Files (shell globs) whose presence means the role has work left (a pending restart).
+    type: list
+    elements: str
+    default: []
+  drifted:
+    description: The check's C(drifted), for C(action=write).
+    type: list
+    elements: str
+    default: []
+  run:
+    description: The run's id, written into the record.
+    type: str
+    default: ''
+"""
+
+RETURN = r"""
+converged:
+  description: The input and every item are as recorded, and no marker exists (C(action=check)).
+  type: bool
+differs:
+  description: What is not as recorded (C(action=check)), at most 20.
+  type: list
+drifted:
+  description: Names of the state items that differ from the record while the input is the same (C(action=check)).
+  type: list
+recorded:
+  description: Whether the record was written (C(action=write)).
+  type: bool
+unrepaired:
+  description: The drifted items the role did not bring back (C(action=write)); the record is then not written.
+  type: list
+since:
+  description: The run that wrote the record, when there is one.
+  type: str
+"""
+
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+FORMAT = 1
+MAX_DIFFERS = 20
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except (IOError, OSError):
+        return "missing"
+    return digest.hexdigest()
+
+
+def _output(argv):
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out, _ = proc.communicate()
+    except (IOError, OSError) as exc:
+        return "cannot run: %s" % exc
+    return "rc=%d sha256=%s" % (proc.returncode, hashlib.sha256(out).hexdigest())
+
+
+def _units(units):
+    state = {}
+    for unit in units:
+        values = []
+        for verb in ("is-enabled", "is-active"):
+            proc = subprocess.Popen(["systemctl", verb, unit], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            out, _ = proc.communicate()
+            values.append(out.decode("utf-8", "replace").strip() or "unknown")
+        state["unit " + unit] = " ".join(values)
+    return state
+
+
+def _packages(packages):
+    if not packages:
+        return {}
+    if os.path.exists("/usr/bin/dpkg-query"):
+        argv = ["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"] + list(packages)
+    else:
+        argv = ["rpm", "-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE} ii\n"] + list(packages)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, _ = proc.communicate()
+    found = {}
+    for line in out.decode("utf-8", "replace").splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[2].startswith("ii"):
+            found[fields[0]] = fields[1]
+    return dict(("package " + name, found.get(name, "not installed")) for name in packages)
+
+
+def state_of(params):
+    """Every item the record compares, by a name that says what it is."""
+    state = {"input": params["input"]}
+    for path in params["files"]:
+        state["file " + path] = _sha256(path)
+    state.update(_units(params["units"]))
+    state.update(_packages(params["packages"]))
+    for argv in params["commands"]:
+        state["command " + " ".join(argv)] = _output([str(a) for a in argv])
+    state["os /etc/os-release"] = _sha256("/etc/os-release")
+    state["os kernel"] = os.uname()[2]
+    return state
+
+
+def compare(recorded, state, markers):
+    """What differs between a record (None: no record) and the state, and the markers found."""
+    differs = []
+    if recorded is None:
+        differs.append("no record of an earlier run")
+    else:
+        items = recorded.get("items", {})
+        for name in sorted(set(items) | set(state)):
+            if items.get(name) != state.get(name):
+                if name == "input":
+                    differs.append("input (config.cfg, the secrets, the bundle or the installer changed)")
+                elif name not in state:
+                    differs.append(name + ": no longer asked")
+                elif name not in items:
+                    differs.append(name + ": not recorded")
+                elif name.startswith(("file ", "command ", "os ")):
+                    # Never a digest in a message: a file may hold a secret.
+                    differs.append("%s: %s" % (name, "missing" if state[name] == "missing" else "changed"))
+                else:
+                    differs.append("%s: %s" % (name, state[name]))
+    for pattern in markers:
+        for path in sorted(glob.glob(pattern)):
+            differs.append("pending: " + path)
+    return differs
+
+
+def drifted(recorded, state):
+    """The items of the host's state that differ from a record of the same input."""
+    if recorded is None or recorded.get("items", {}).get("input") != state["input"]:
+        return []
+    items = recorded["items"]
+    return sorted(n for n in items if n != "input" and n in state and items[n] != state[n])
+
+
+# The items a role is held to bring back when it ran on drift (not packages, not the OS).
+REPAIRABLE = ("file ", "unit ", "command ")
+
+
+def unrepaired(recorded, state, names):
+    """Of the items that had drifted at the check, those still not as the old record says."""
+    if recorded is None or recorded.get("items", {}).get("input") != state["input"]:
+        return []
+    items = recorded["items"]
+    return sorted(n for n in names if n.startswith(REPAIRABLE) and n in items and items[n] != state.get(n))
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("items"), dict):
+        return None
+    return record
+
+
+def _write(path, record):
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=".stamp.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(record, out, indent=1, sort_keys=True)
+            out.write("\n")
+        os.chmod(temp, 0o600)
+        os.rename(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            role=dict(type="str", required=True),
+            action=dict(type="str", default="check", choices=["check", "write"]),
+            input=dict(type="str", required=True),
+            path=dict(type="path", default="/var/lib/dcos-installer/stamps"),
+            files=dict(type="list", elements="path", default=[]),
+            units=dict(type="list", elements="str", default=[]),
+            packages=dict(type="list", elements="str", default=[]),
+            commands=dict(type="list", elements="list", default=[]),
+            markers=dict(type="list", elements="str", default=[]),
+            drifted=dict(type="list", elements="str", default=[]),
+            run=dict(type="str", default=""),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if "/" in params["role"] or params["role"].startswith("."):
+        module.fail_json(msg="role %r is not a plain name" % params["role"])
+    path = os.path.join(params["path"], params["role"] + ".json")
+    state = state_of(params)
+    if params["action"] == "check":
+        recorded = _read(path)
+        differs = compare(recorded, state, params["markers"])
+        module.exit_json(changed=False, converged=not differs, differs=differs[:MAX_DIFFERS],
+                         drifted=drifted(recorded, state), since=(recorded or {}).get("run", ""))
+    if module.check_mode:
+        module.exit_json(changed=False, converged=False, differs=[], since="", recorded=False, unrepaired=[])
+    left = unrepaired(_read(path), state, params["drifted"])
+    if left:
+        what = ", ".join(left[:MAX_DIFFERS])
+        module.warn("%s ran and did not bring back %s: not recorded as converged, it runs again on the next run"
+                    % (params["role"], what))
+        module.exit_json(changed=False, converged=False, differs=[], since="", recorded=False, unrepaired=left)
+    _write(path, {"format": FORMAT, "role": params["role"], "run": params["run"], "items": state})
+    # Writing the record is bookkeeping, not a change to the host's services: a run that only
+    # records is a run that changed nothing.
+    module.exit_json(changed=False, converged=True, differs=[], since=params["run"], recorded=True, unrepaired=[])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The `stamp` module (the fast path of a re-run), run as Ansible runs it: a role whose input
+and state are as recorded is converged; any file, unit, package, command output, marker or
+input that differs is named, and an unrecorded host is never converged."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+MODULES = Path(__file__).resolve().parents[2] / "collections/ansible_collections/dcos/installer/plugins/modules"
+
+
+def run(tmp_path: Path, check: bool = False, **args) -> dict:
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check}}))
+    proc = subprocess.run([sys.executable, str(MODULES / "stamp.py"), str(args_file)],
+                          capture_output=True, text=True, check=False)
+    result = json.loads(proc.stdout)
+    assert ("failed" in result) == (proc.returncode != 0), proc.stderr
+    return result
+
+
+def _role(tmp_path: Path, **more) -> dict:
+    conf = tmp_path / "chrony.conf"
+    return {"role": "ntp", "input": "digest-1", "path": str(tmp_path / "stamps"), "files": [str(conf)],
+            "commands": [["cat", str(conf)]], "markers": [str(tmp_path / "facts.d" / "*.restart-pending")],
+            "run": "20261203-100000-demo", **more}
+
+
+def test_an_unrecorded_host_is_not_converged_then_a_recorded_one_is(tmp_path):
+    (tmp_path / "chrony.conf").write_text("server 10.0.0.10 iburst\n")
+    first = run(tmp_path, **_role(tmp_path))
+    assert not first["converged"] and first["differs"] == ["no record of an earlier run"]
+    written = run(tmp_path, action="write", **_role(tmp_path))
+    assert not written["changed"]
+    record = tmp_path / "stamps" / "ntp.json"
+    assert oct(record.stat().st_mode & 0o777) == "0o600" and oct(record.parent.stat().st_mode & 0o777) == "0o700"
+    again = run(tmp_path, **_role(tmp_path))
+    assert again["converged"] and again["differs"] == [] and again["since"] == "20261203-100000-demo"
+
+
+def test_each_kind_of_difference_is_named(tmp_path):
+    (tmp_path / "chrony.conf").write_text("server 10.0.0.10 iburst\n")
+    run(tmp_path, action="write", **_role(tmp_path))
+    (tmp_path / "chrony.conf").write_text("server 10.9.9.9 iburst\n")
+    drifted = run(tmp_path, **_role(tmp_path))
+    assert not drifted["converged"]
+    assert f"file {tmp_path / 'chrony.conf'}: changed" in drifted["differs"], drifted
+    assert f"command cat {tmp_path / 'chrony.conf'}: changed" in drifted["differs"], drifted
+    run(tmp_path, action="write", **_role(tmp_path))
+    assert run(tmp_path, **_role(tmp_path, input="digest-2"))["differs"] == [
+        "input (config.cfg, the secrets, the bundle or the installer changed)"]
+    (tmp_path / "facts.d").mkdir()
+    (tmp_path / "facts.d" / "dcos_ntp.restart-pending").write_text("")
+    pending = run(tmp_path, **_role(tmp_path))
+    assert pending["differs"] == [f"pending: {tmp_path / 'facts.d' / 'dcos_ntp.restart-pending'}"]
+    (tmp_path / "facts.d" / "dcos_ntp.restart-pending").unlink()
+    (tmp_path / "chrony.conf").unlink()
+    gone = run(tmp_path, **_role(tmp_path))
+    assert f"file {tmp_path / 'chrony.conf'}: missing" in gone["differs"]
+    more = run(tmp_path, **_role(tmp_path, packages=["surely-not-a-package-x"]))
+    assert "package surely-not-a-package-x: not recorded" in more["differs"]
+
+
+def test_check_mode_records_nothing_and_a_damaged_record_is_no_record(tmp_path):
+    (tmp_path / "chrony.conf").write_text("server 10.0.0.10 iburst\n")
+    dry = run(tmp_path, check=True, action="write", **_role(tmp_path))
+    assert not dry["changed"] and not (tmp_path / "stamps" / "ntp.json").exists()
+    run(tmp_path, action="write", **_role(tmp_path))
+    (tmp_path / "stamps" / "ntp.json").write_text('{"format": 1, "items": "not a dict"}')
+    assert run(tmp_path, **_role(tmp_path))["differs"] == ["no record of an earlier run"]
+    refused = run(tmp_path, **_role(tmp_path, role="../escape"))
+    assert refused["failed"] and "not a plain name" in refused["msg"]
+
+
+def test_drift_the_role_did_not_bring_back_is_never_recorded_as_converged(tmp_path):
+    conf = tmp_path / "chrony.conf"
+    conf.write_text("server 10.0.0.10 iburst\n")
+    run(tmp_path, action="write", **_role(tmp_path))
+    conf.write_text("server 10.9.9.9 iburst\n")
+    check = run(tmp_path, **_role(tmp_path))
+    assert check["drifted"] == [f"command cat {conf}", f"file {conf}"], check
+    # The role ran and left the file as it found it: nothing recorded, said, and run again next time.
+    kept = run(tmp_path, action="write", drifted=check["drifted"], **_role(tmp_path))
+    assert not kept["recorded"] and kept["unrepaired"] == check["drifted"], kept
+    assert any("did not bring back" in w for w in kept.get("warnings", [])), kept
+    assert not run(tmp_path, **_role(tmp_path))["converged"]
+    # The role brought it back: recorded, and converged.
+    conf.write_text("server 10.0.0.10 iburst\n")
+    fixed = run(tmp_path, action="write", drifted=check["drifted"], **_role(tmp_path))
+    assert fixed["recorded"] and fixed["unrepaired"] == []
+    assert run(tmp_path, **_role(tmp_path))["converged"]
+    # A new input may change any item: what the role leaves is recorded, and nothing is drift.
+    conf.write_text("server 10.9.9.9 iburst\n")
+    changed_input = run(tmp_path, **_role(tmp_path, input="digest-2"))
+    assert changed_input["drifted"] == []
+    assert run(tmp_path, action="write", drifted=check["drifted"], **_role(tmp_path, input="digest-2"))["recorded"]
+    # A package the operator upgraded is not the role's to undo: recorded.
+    pkg = _role(tmp_path, input="digest-2", packages=["surely-not-a-package-x"])
+    run(tmp_path, action="write", **pkg)
+    assert run(tmp_path, action="write", drifted=["package surely-not-a-package-x"], **pkg)["recorded"]
