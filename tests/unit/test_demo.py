@@ -67,3 +67,43 @@ def test_the_urls_go_through_the_vip_or_the_first_master(tmp_path):
     links = {e.name: e.url for e in endpoints(load_config(bare))}
     assert links["Marathon"] == "http://10.0.0.11:8080/" and links["Mesos"] == "http://10.0.0.11:5050/"
     assert "MySQL" not in links and "HAProxy stats" not in links
+
+
+def test_the_demo_bundle_is_made_again_only_when_its_inputs_change_or_it_breaks(tmp_path, monkeypatch):
+    """A demo re-run does not resolve the bundle in a container again when nothing it is made
+    from changed and it still verifies; a new node image, or a damaged bundle, makes it again."""
+    import hashlib
+    import json
+    import subprocess
+
+    from installer import demo
+
+    made = []
+    real_run = subprocess.run
+
+    def run(cmd, *args, **kwargs):
+        if str(cmd[0]).endswith("install.sh"):  # the bundle's resolution in a container: made up here
+            made.append(cmd)
+            out = tmp_path / "bundle"
+            out.mkdir(exist_ok=True)
+            (out / "a.deb").write_bytes(b"package")
+            entry = {"path": "a.deb", "size": 7, "sha256": hashlib.sha256(b"package").hexdigest(), "kind": "package",
+                     "name": "a"}
+            (out / "manifest.json").write_text(json.dumps({"format": 1, "files": [entry]}))
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        return real_run(cmd, *args, **kwargs)
+
+    image = {"id": "sha256:one"}
+    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(demo, "docker", lambda *a, **k: subprocess.CompletedProcess(a, 0, image["id"] + "\n", ""))
+    standins = tmp_path / "standins"
+    demo.build_bundle(tmp_path / "bundle", standins)
+    assert len(made) == 1 and sorted(p.name for p in standins.glob("*.deb"))  # the stand-ins were built for real
+    demo.build_bundle(tmp_path / "bundle", standins)
+    assert len(made) == 1  # same inputs, the bundle verifies: used as it is
+    image["id"] = "sha256:two"
+    demo.build_bundle(tmp_path / "bundle", standins)
+    assert len(made) == 2  # a rebuilt node image
+    (tmp_path / "bundle" / "a.deb").write_bytes(b"pack")
+    demo.build_bundle(tmp_path / "bundle", standins)
+    assert len(made) == 3  # a truncated package
