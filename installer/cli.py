@@ -480,7 +480,8 @@ def _restore(args) -> int:
         code = follow(run, args)
         if code == 0:
             print(f"Restored cluster {cfg.cluster.name} from {backup.path.name} (taken {backup.created}); the "
-                  "members' data before it is kept as version-2.pre-restore-* in ZooKeeper's data folder",
+                  "members' data before it is kept as version-2.pre-restore-* in ZooKeeper's data folder "
+                  "(each member keeps its two newest)",
                   file=out, flush=True)
         return code
     finally:

@@ -14,9 +14,9 @@ manifest of this cluster, ZooKeeper's data only under version-2/. Then the secre
 
 The data: Marathon, the Mesos masters and ZooKeeper stop on every master (a restore is
 downtime), each member's version-2 is moved aside (version-2.pre-restore-<stamp>, kept: a
-restore can be undone) and the archive's unpacked; ZooKeeper starts and elects, then the Mesos
-masters and Marathon; the dump is loaded into the MySQL master (the slave replicates it).
-Running it again gives the same result."""
+restore can be undone; a member keeps its two newest) and the archive's unpacked; ZooKeeper
+starts and elects, then the Mesos masters and Marathon; the dump is loaded into the MySQL
+master (the slave replicates it). Running it again gives the same result."""
 
 from __future__ import annotations
 
@@ -328,7 +328,8 @@ def plan(cfg: Config, backup: Backup, size: int) -> str:
              f"{size // 1024} KiB, SHA256SUMS hold):",
              "  the cluster is DOWN meanwhile: Marathon, the Mesos masters and ZooKeeper stop on "
              f"{', '.join(masters)}",
-             "  ZooKeeper: each member's version-2 is moved aside (version-2.pre-restore-<stamp>, kept) and the "
+             "  ZooKeeper: each member's version-2 is moved aside (version-2.pre-restore-<stamp>; the two newest "
+             "are kept) and the "
              f"archive's unpacked (taken from {backup.manifest.get('parts', {}).get('zookeeper', {}).get('from')}); "
              "ZooKeeper starts and elects a leader, then the Mesos masters, then Marathon (its apps are the "
              "archive's: apps made since the backup are gone)"]
