@@ -32,7 +32,7 @@ from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
 from installer.ports import admin_networks, cluster_addresses, firewall_rules, host_ports
 from installer.secrets import REDACTED, SECRET_KEYS, is_secret_key
-from installer.stamps import host_digests, run_digest
+from installer.stamps import role_digests
 
 
 @dataclass(frozen=True)
@@ -244,14 +244,15 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         "dcos_gpg_home": str((secrets_file.parent / f"{cfg.cluster.name}-gpg").resolve()),
         **(extra or {}),
     }
+    _write(path / "env" / "extravars", unsafe_yaml(extravars))
     if stamps != "off":
-        # installer/stamps.py: what a role on each host is given, as one digest per host.
-        shared = run_digest(extravars, secrets_file, state, Path(cfg.repo.bundle))
-        for host, digest in host_digests(shared, hosts).items():
-            hosts["all"]["hosts"][host]["dcos_stamp_input"] = digest
+        # installer/stamps.py: what each stamped role is given on each host, as one digest.
+        inputs = role_digests(hosts, unsafe_yaml(hosts), extravars, path / "env" / "extravars", secrets_file,
+                              state, Path(cfg.repo.bundle))
+        for host, values in hosts["all"]["hosts"].items():
+            values["dcos_stamp_input"] = inputs.get(host, {})
         hosts["all"]["vars"]["dcos_stamp_check"] = stamps == "check"
     _write(path / "inventory" / "hosts.yml", unsafe_yaml(hosts))
-    _write(path / "env" / "extravars", unsafe_yaml(extravars))
     envvars = {
         "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(TOP / "roles"),

@@ -26,15 +26,15 @@ def _inventory(tmp_path: Path, stamps: str, config: Path = EXAMPLE):
     return read_yaml(run.path / "inventory" / "hosts.yml")["all"]
 
 
-def test_the_hosts_phase_roles_are_stamped():
-    assert STAMPED == ["common", "docker", "ntp"]
+def test_the_host_local_roles_are_stamped():
+    assert STAMPED == ["cadvisor", "common", "docker", "mesos_agent", "ntp"]
 
 
 def test_an_install_run_gives_every_host_its_digest_and_operations_none(tmp_path):
     checked = _inventory(tmp_path / "a", "check")
     assert checked["vars"]["dcos_stamp_check"] is True
-    digests = {h: v["dcos_stamp_input"] for h, v in checked["hosts"].items()}
-    assert len(set(digests.values())) == len(digests) and all(len(d) == 64 for d in digests.values())
+    digests = {(h, role): d for h, v in checked["hosts"].items() for role, d in v["dcos_stamp_input"].items()}
+    assert all(len(d) == 64 for d in digests.values()) and {role for _, role in digests} == set(STAMPED)
     full = _inventory(tmp_path / "b", "record")
     assert full["vars"]["dcos_stamp_check"] is False and all("dcos_stamp_input" in v for v in full["hosts"].values())
     off = _inventory(tmp_path / "c", "off")
@@ -92,6 +92,136 @@ def test_a_stamped_role_is_alone_in_its_play_or_not_stamped_there(playbook):
             name = entry if isinstance(entry, str) else entry.get("role")
             if name not in STAMPED:
                 continue
-            off = isinstance(entry, dict) and entry.get("vars", {}).get("dcos_stamp_input") == ""
+            off = isinstance(entry, dict) and entry.get("vars", {}).get("dcos_stamp_input") == {}
             alone = len(roles) == 1 and not any(play.get(k) for k in ("tasks", "post_tasks", "pre_tasks"))
             assert alone or off, f"{playbook.name}: play {play.get('name')!r}: {name} is stamped but not alone"
+
+
+# What a stamped role may read besides its own names (<role>_*, __<role>_*), the host's facts
+# and magic variables (ansible_*), and what its tasks make while they run (registered results,
+# loop variables, set facts): each is in the role's input digest, or is not an input.
+_GLOBALS = {
+    "item", "role_path", "omit", "inventory_hostname", "lookup", "query", "q", "now", "undef",
+    "dcos_installer_version",  # in every role's input digest
+    "dcos_run_id",  # written into the record, not an input
+    "dcos_stamp_input", "dcos_stamp_check",  # the fast path itself
+    "stamp_role", "stamp_files", "stamp_units", "stamp_packages", "stamp_commands", "stamp_markers",
+}
+# Reads of other hosts' values made while the play runs (not inputs of the run): mesos_agent's
+# handler restarts the agents one at a time from the probes each host noted in the play.
+_RUNTIME_CROSS_HOST = {"mesos_agent": {"hostvars"}}
+_BARE = ("when", "changed_when", "failed_when", "until", "that")
+
+
+def _jinja_names(text: str) -> set[str]:
+    import jinja2
+    from jinja2 import meta
+
+    class Anything(dict):  # Ansible's filters and tests: only the names read matter here
+        def __contains__(self, key):
+            return True
+
+        def __missing__(self, key):
+            return lambda *a, **k: None
+
+        def get(self, key, default=None):
+            return self[key]
+
+    env = jinja2.Environment(extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
+    env.filters, env.tests = Anything(env.filters), Anything(env.tests)
+    return set(meta.find_undeclared_variables(env.parse(text)))
+
+
+def _strings(node, bare: bool = False):
+    """Every Jinja text of a parsed YAML task file: templated strings, and the bare
+    expressions of when/until/that."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, bare=key in _BARE)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value, bare=bare)
+    elif isinstance(node, str):
+        if bare:
+            yield "{{ " + node + " }}"
+        elif "{{" in node or "{%" in node:
+            yield node
+
+
+def _made_while_running(role: str) -> set[str]:
+    names: set[str] = set()
+
+    def walk(tasks):
+        for task in tasks or []:
+            if not isinstance(task, dict):
+                continue
+            if task.get("register"):
+                names.add(task["register"])
+            names.add((task.get("loop_control") or {}).get("loop_var", "item"))
+            names.update(task.get("vars") or {})
+            for key in ("ansible.builtin.set_fact", "set_fact"):
+                if isinstance(task.get(key), dict):
+                    names.update(task[key])
+            for key in ("block", "rescue", "always"):
+                walk(task.get(key))
+
+    for folder in ("tasks", "handlers"):
+        for path in (TOP / "roles" / role / folder).glob("*.yml"):
+            walk(yaml.safe_load(path.read_text()))
+    return names
+
+
+@pytest.mark.parametrize("role", STAMPED)
+def test_a_stamped_role_reads_only_what_its_input_digest_holds(role):
+    """The input digest is the role's interface as resolved for the host (installer/stamps.py):
+    a task, template or variable of the role reading anything else (config.cfg's `dcos`
+    directly, groups, another host's variables) would change unseen, and the role be skipped
+    on a host where it had work to do."""
+    own = (f"{role}_", f"__{role}_", "ansible_")
+    allowed = _GLOBALS | _made_while_running(role) | _RUNTIME_CROSS_HOST.get(role, set())
+    strange = set()
+    base = TOP / "roles" / role
+    for path in sorted([*base.glob("tasks/*.yml"), *base.glob("handlers/*.yml"), *base.glob("vars/*.yml"),
+                        *base.glob("defaults/*.yml"), *base.glob("templates/*.j2")]):
+        texts = [path.read_text()] if path.suffix == ".j2" else list(_strings(yaml.safe_load(path.read_text())))
+        for text in texts:
+            for name in _jinja_names(text):
+                if not name.startswith(own) and name not in allowed:
+                    strange.add(f"{path.relative_to(TOP)}: {name}")
+    assert sorted(strange) == []
+
+
+def test_adding_an_agent_changes_the_input_of_only_the_roles_that_list_the_hosts(tmp_path):
+    """The per-role digests of the example config, then with one more agent: every host's
+    `common` (its /etc/hosts block, its firewall's sources) and the NTP server's `ntp` (its
+    allow list) change, nothing else of the old hosts; the same config twice changes nothing;
+    the registry's password changes Docker's input (its login) and the Mesos agents' (their
+    docker config) everywhere."""
+    import re
+
+    def inputs(text: str, name: str) -> dict:
+        (tmp_path / name).write_text(text)
+        cfg = load_config(tmp_path / name)
+        secrets_file, _ = ensure_secrets(cfg, tmp_path / "runs")
+        run = create_run_dir(cfg, tmp_path / "runs", secrets_file, stamps="check")
+        hosts = read_yaml(run.path / "inventory" / "hosts.yml")["all"]["hosts"]
+        return {h: v["dcos_stamp_input"] for h, v in hosts.items()}
+
+    base = EXAMPLE.read_text()
+    first = inputs(base, "a.cfg")
+    assert first == inputs(base, "b.cfg")
+    assert set(first["installer"]) == {"common", "ntp", "docker"}
+    assert set(first["agent1"]) == {"common", "ntp", "docker", "cadvisor", "mesos_agent"}
+    grown = re.sub(r"(\[agents\]\n(?:.*\n)*?)\n\[", lambda m: m.group(1) + "agent9 = 10.0.0.29\n\n[", base, count=1)
+    second = inputs(grown, "c.cfg")
+    assert set(second["agent9"]) == set(first["agent1"])
+    changed = {(h, r) for h in first for r in first[h] if first[h][r] != second[h][r]}
+    assert changed == {(h, "common") for h in first} | {("installer", "ntp")}, sorted(changed)
+    (secrets,) = (tmp_path / "runs" / "secrets").glob("*.yml")
+    data = yaml.safe_load(secrets.read_text())
+    data["registry_password"] = "another-password-" + "x" * 20
+    secrets.write_text(yaml.safe_dump(data))
+    third = inputs(base, "d.cfg")
+    changed = {(h, r) for h in first for r in first[h] if first[h][r] != third[h][r]}
+    assert {r for _, r in changed} == {"docker", "mesos_agent"}, sorted(changed)
+    assert {h for h, r in changed if r == "docker"} == set(first)
