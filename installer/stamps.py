@@ -6,8 +6,10 @@ run: every variable of the role's interface (the names in its defaults/main.yml)
 the phase would template them for that host (playbooks/group_vars over the defaults, the
 inventory, the run's variables, the role's parameters in the playbook that runs it there), and
 the content of every file those values name by an absolute path (a certificate the operator
-gave, the CA, a binary of the bundle); with the role's own tree (roles/<role>), roles/stamp,
-collections/, playbooks/, the installer's version and the bundle's manifest. A role reads
+gave, the CA, a binary of the bundle); with the role's own tree (roles/<role>, and any role
+it takes files from), roles/stamp, collections/, playbooks/, the installer's version, the
+bundle's manifest and what runs it all (ansible-core's version, ansible.cfg, the installed
+collections' manifests). A role reads
 nothing else: tests/unit/test_stamps.py holds every stamped role's tasks, templates and vars to
 its own names, facts and the few globals listed there.
 
@@ -30,6 +32,7 @@ import hmac
 import io
 import json
 import os
+import re
 import secrets as pysecrets
 import tempfile
 from pathlib import Path
@@ -138,6 +141,35 @@ def host_digests(shared: str, inventory: dict[str, Any]) -> dict[str, str]:
             for host, values in everything["hosts"].items()}
 
 
+def _runtime(digest: Any, installer: Path) -> None:
+    """What runs the roles: ansible-core's version, ansible.cfg, and the installed collections'
+    manifests (community.general, ansible.posix ... come with the `ansible` package)."""
+    try:
+        import ansible_collections
+        from ansible.release import __version__ as ansible_version
+    except ImportError:  # no Ansible here: the run would not start either
+        digest.update(b"no ansible\0")
+        return
+    digest.update(b"ansible-core " + ansible_version.encode() + b"\0")
+    config = installer / "ansible.cfg"
+    digest.update(config.read_bytes() if config.is_file() else b"no ansible.cfg\0")
+    for root in sorted(str(p) for p in ansible_collections.__path__):
+        for manifest in sorted(Path(root).glob("*/*/MANIFEST.json")):
+            digest.update(str(manifest.relative_to(root)).encode() + b"\0")
+            digest.update(hashlib.sha256(manifest.read_bytes()).digest())
+
+
+_SIBLING = re.compile(r"role_path \}\}/\.\./([A-Za-z0-9_]+)/")
+
+
+def _role_trees(role: str, installer: Path) -> list[Path]:
+    """The role's own tree and the trees of the roles it takes files from (`{{ role_path
+    }}/../rolling_restart/tasks/main.yml` in mesos_agent's handler)."""
+    base = installer / "roles" / role
+    others = {m.group(1) for p in base.rglob("*.yml") for m in _SIBLING.finditer(p.read_text())}
+    return [base, *(installer / "roles" / name for name in sorted(others - {role}))]
+
+
 def _plays_of(role: str, installer: Path) -> list[tuple[str, dict[str, Any]]]:
     """(hosts pattern, the role's parameters) of every play of the install's phases that runs
     the role with the fast path (an invocation that sets dcos_stamp_input is not one)."""
@@ -217,6 +249,7 @@ def role_digests(inventory: dict[str, Any], inventory_text: str, extravars: dict
     for name in ("playbooks", "collections"):
         _tree(common, installer / name)
     _tree(common, installer / "roles" / "stamp")
+    _runtime(common, installer)
     common.update(str(extravars.get("dcos_installer_version", "")).encode() + b"\0")
     common.update(manifest.read_bytes() if manifest is not None and manifest.is_file() else b"no bundle\0")
     out: dict[str, dict[str, str]] = {}
@@ -226,7 +259,8 @@ def role_digests(inventory: dict[str, Any], inventory_text: str, extravars: dict
         try:
             for role in stamped_roles(installer):
                 tree = common.copy()
-                _tree(tree, installer / "roles" / role)
+                for root in _role_trees(role, installer):
+                    _tree(tree, root)
                 for pattern, params in _plays_of(role, installer):
                     for host in resolver.hosts(pattern):
                         values = resolver.values(host, role, params, installer)

@@ -99,3 +99,23 @@ def test_drift_the_role_did_not_bring_back_is_never_recorded_as_converged(tmp_pa
     pkg = _role(tmp_path, input="digest-2", packages=["surely-not-a-package-x"])
     run(tmp_path, action="write", **pkg)
     assert run(tmp_path, action="write", drifted=["package surely-not-a-package-x"], **pkg)["recorded"]
+
+
+def test_a_file_made_readable_to_all_is_drift_and_no_record_holds_a_plain_hash(tmp_path):
+    """Mode and owner are state (a credential file chmod'ed 0644 is not converged), and the
+    record holds no plain hash of any file (it would let its reader test guesses of a secret
+    the file holds) nor the input itself, which keys every other item."""
+    import hashlib
+
+    conf = tmp_path / "chrony.conf"
+    conf.write_text("zk://user:a-weak-password@10.0.0.11:2181/mesos\n")
+    conf.chmod(0o600)
+    run(tmp_path, action="write", **_role(tmp_path))
+    conf.chmod(0o644)
+    check = run(tmp_path, **_role(tmp_path))
+    assert f"file {conf}: mode or owner changed" in check["differs"], check
+    text = (tmp_path / "stamps" / "ntp.json").read_text()
+    assert hashlib.sha256(conf.read_bytes()).hexdigest() not in text
+    assert "digest-1" not in text and "a-weak-password" not in text
+    conf.chmod(0o600)
+    assert run(tmp_path, **_role(tmp_path))["converged"]

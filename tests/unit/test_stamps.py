@@ -3,6 +3,7 @@ changes with anything a role could read and with nothing else, the run's invento
 only for install runs, and a stamped role can end the play for a host only where nothing else
 of the play would be skipped with it."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -178,9 +179,13 @@ def test_a_stamped_role_reads_only_what_its_input_digest_holds(role):
     directly, groups, another host's variables) would change unseen, and the role be skipped
     on a host where it had work to do."""
     own = (f"{role}_", f"__{role}_", "ansible_")
-    allowed = _GLOBALS | _made_while_running(role) | _RUNTIME_CROSS_HOST.get(role, set())
-    strange = set()
+    made = _made_while_running(role)
+    allowed = _GLOBALS | made | _RUNTIME_CROSS_HOST.get(role, set())
     base = TOP / "roles" / role
+    declared = set(made)
+    for path in [*base.glob("defaults/*.yml"), *base.glob("vars/*.yml")]:
+        declared.update(yaml.safe_load(path.read_text()) or {})
+    strange = set()
     for path in sorted([*base.glob("tasks/*.yml"), *base.glob("handlers/*.yml"), *base.glob("vars/*.yml"),
                         *base.glob("defaults/*.yml"), *base.glob("templates/*.j2")]):
         texts = [path.read_text()] if path.suffix == ".j2" else list(_strings(yaml.safe_load(path.read_text())))
@@ -188,6 +193,21 @@ def test_a_stamped_role_reads_only_what_its_input_digest_holds(role):
             for name in _jinja_names(text):
                 if not name.startswith(own) and name not in allowed:
                     strange.add(f"{path.relative_to(TOP)}: {name}")
+                elif name.startswith((f"{role}_", f"__{role}_")) and name not in declared:
+                    # Set only by group_vars: read, but not in the interface the digest resolves.
+                    strange.add(f"{path.relative_to(TOP)}: {name} (not in defaults/ or vars/)")
+            # A lookup reads the controller at run time: only first_found of the role's vars files.
+            for plugin in re.findall(r"\b(?:lookup|query|q)\(\s*['\"]([\w.]+)['\"]", text):
+                if plugin != "ansible.builtin.first_found":
+                    strange.add(f"{path.relative_to(TOP)}: lookup {plugin}")
+            if re.search(r"\bnow\(", text):
+                strange.add(f"{path.relative_to(TOP)}: now()")
+    # The role's parameters are resolved from its plays' role entries: no play-level vars.
+    for playbook in sorted((TOP / "playbooks").glob("*.yml")):
+        for play in yaml.safe_load(playbook.read_text()) or []:
+            names = [e if isinstance(e, str) else e.get("role") for e in (play or {}).get("roles") or []]
+            if role in names and (play.get("vars") or play.get("vars_files")):
+                strange.add(f"{playbook.name}: play {play.get('name')!r} has play vars")
     assert sorted(strange) == []
 
 

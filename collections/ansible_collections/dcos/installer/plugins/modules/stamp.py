@@ -12,7 +12,8 @@ short_description: Say whether a role is converged on this host since its last r
 description:
   - The fast path of a re-run (docs/design/fast-reruns.md). After a role succeeded on a host,
     C(action=write) records the role's I(input) digest (made on the controller from what the
-    role is given) and the host's state of what the role owns: the sha256 of each of I(files),
+    role is given) and the host's state of what the role owns: of each of I(files) its content's
+    digest (keyed with the input digest: a file may hold a secret), its mode and owner,
     each of I(units) enabled and active, the version of each of I(packages), the output of each
     of I(commands), and the OS release and kernel.
   - C(action=check) reads that record back and looks at the same things again, in one module
@@ -41,7 +42,8 @@ options:
     choices: [check, write]
     default: check
   input:
-    description: Digest of the role's inputs for this host, made on the controller.
+    description: Digest of the role's inputs for this host, made on the controller (keyed with the
+      cluster's stamp key). Recorded as a digest only; it keys the digests of every other item.
     type: str
     required: true
   path:
@@ -109,35 +111,49 @@ since:
 
 import glob
 import hashlib
+import hmac
 import json
 import os
+import stat
 import subprocess
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-FORMAT = 1
+FORMAT = 2
 MAX_DIFFERS = 20
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
+def _keyed(key, data):
+    """A digest of data under the run's input digest (never a plain hash: the items of a
+    record are of files that may hold a secret, and a plain hash would let whoever reads the
+    record test guesses of it)."""
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def _file(key, path):
+    """'<keyed digest of the content> <mode> <uid>:<gid>' ('link' first for a symbolic link),
+    or 'missing'."""
     try:
+        info = os.lstat(path)
+        digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except (IOError, OSError):
         return "missing"
-    return digest.hexdigest()
+    link = "link " if stat.S_ISLNK(info.st_mode) else ""
+    return "%s%s %o %d:%d" % (link, _keyed(key, digest.digest()), stat.S_IMODE(os.stat(path).st_mode),
+                              info.st_uid, info.st_gid)
 
 
-def _output(argv):
+def _output(key, argv):
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out, _ = proc.communicate()
     except (IOError, OSError) as exc:
         return "cannot run: %s" % exc
-    return "rc=%d sha256=%s" % (proc.returncode, hashlib.sha256(out).hexdigest())
+    return "rc=%d %s" % (proc.returncode, _keyed(key, out))
 
 
 def _units(units):
@@ -171,16 +187,26 @@ def _packages(packages):
 
 def state_of(params):
     """Every item the record compares, by a name that says what it is."""
-    state = {"input": params["input"]}
+    key = params["input"].encode()
+    # The input itself is recorded as a digest only: it is the key of every other item.
+    state = {"input": hashlib.sha256(b"dcos-stamp-input\0" + key).hexdigest()}
     for path in params["files"]:
-        state["file " + path] = _sha256(path)
+        state["file " + path] = _file(key, path)
     state.update(_units(params["units"]))
     state.update(_packages(params["packages"]))
     for argv in params["commands"]:
-        state["command " + " ".join(argv)] = _output([str(a) for a in argv])
-    state["os /etc/os-release"] = _sha256("/etc/os-release")
+        state["command " + " ".join(argv)] = _output(key, [str(a) for a in argv])
+    state["os /etc/os-release"] = _file(key, "/etc/os-release")
     state["os kernel"] = os.uname()[2]
     return state
+
+
+def _how(name, was, now):
+    if now == "missing":
+        return "missing"
+    if name.startswith("file ") and was != "missing" and was.split(" ")[:-2] == now.split(" ")[:-2]:
+        return "mode or owner changed"
+    return "changed"
 
 
 def compare(recorded, state, markers):
@@ -188,6 +214,9 @@ def compare(recorded, state, markers):
     differs = []
     if recorded is None:
         differs.append("no record of an earlier run")
+    elif recorded.get("items", {}).get("input") != state["input"]:
+        # Every other item is keyed with the input: under another input, none compares.
+        differs.append("input (config.cfg, the secrets, the bundle or the installer changed)")
     else:
         items = recorded.get("items", {})
         for name in sorted(set(items) | set(state)):
@@ -199,8 +228,8 @@ def compare(recorded, state, markers):
                 elif name not in items:
                     differs.append(name + ": not recorded")
                 elif name.startswith(("file ", "command ", "os ")):
-                    # Never a digest in a message: a file may hold a secret.
-                    differs.append("%s: %s" % (name, "missing" if state[name] == "missing" else "changed"))
+                    # Never a digest in a message.
+                    differs.append("%s: %s" % (name, _how(name, items[name], state[name])))
                 else:
                     differs.append("%s: %s" % (name, state[name]))
     for pattern in markers:
@@ -262,7 +291,7 @@ def main():
         argument_spec=dict(
             role=dict(type="str", required=True),
             action=dict(type="str", default="check", choices=["check", "write"]),
-            input=dict(type="str", required=True),
+            input=dict(type="str", required=True, no_log=True),  # it keys the record's digests
             path=dict(type="path", default="/var/lib/dcos-installer/stamps"),
             files=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
