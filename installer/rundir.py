@@ -14,12 +14,14 @@ literal text and runs nothing on the controller. The folder is 0700 and its file
 the inventory and logs name the cluster's hosts and users."""
 
 import contextlib
+import copy
 import datetime as dt
 import json
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,9 @@ from installer.stamps import role_digests
 class RunDir:
     path: Path
     run_id: str
+    # Makes the stamped roles' inputs again and writes them into the inventory (install runs:
+    # the repo and registry phases make files the later roles read, such as the CA).
+    refresh_stamps: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def events_file(self) -> Path:
@@ -230,13 +235,12 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         suffix += 1
         path = runs_dir / f"{run_id}-{suffix}"
     path.mkdir(mode=0o700)
-    run = RunDir(path=path, run_id=path.name)
 
     state = private_dir(runs_dir / "state" / cfg.cluster.name)
     hosts = inventory(cfg, (state / "known_hosts").resolve())
     extravars = {
         "dcos": config_vars(cfg),
-        "dcos_run_id": run.run_id,
+        "dcos_run_id": path.name,
         "dcos_installer_version": __version__,
         "dcos_secrets_file": str(secrets_file.resolve()),
         # Controller-side state kept across runs: the repository build and its signing key.
@@ -245,14 +249,22 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
         **(extra or {}),
     }
     _write(path / "env" / "extravars", unsafe_yaml(extravars))
-    if stamps != "off":
-        # installer/stamps.py: what each stamped role is given on each host, as one digest.
-        inputs = role_digests(hosts, unsafe_yaml(hosts), extravars, path / "env" / "extravars", secrets_file,
-                              state, Path(cfg.repo.bundle))
-        for host, values in hosts["all"]["hosts"].items():
-            values["dcos_stamp_input"] = inputs.get(host, {})
-        hosts["all"]["vars"]["dcos_stamp_check"] = stamps == "check"
     _write(path / "inventory" / "hosts.yml", unsafe_yaml(hosts))
+    refresh = None
+    if stamps != "off":
+        def refresh() -> None:
+            """installer/stamps.py: what each stamped role is given on each host, as one digest,
+            from the files as they are now."""
+            inputs = role_digests(hosts, unsafe_yaml(hosts), extravars, path / "env" / "extravars", secrets_file,
+                                  state, Path(cfg.repo.bundle))
+            stamped = copy.deepcopy(hosts)
+            for host, values in stamped["all"]["hosts"].items():
+                values["dcos_stamp_input"] = inputs.get(host, {})
+            stamped["all"]["vars"]["dcos_stamp_check"] = stamps == "check"
+            _write(path / "inventory" / "hosts.yml", unsafe_yaml(stamped))
+
+        refresh()
+    run = RunDir(path=path, run_id=path.name, refresh_stamps=refresh)
     envvars = {
         "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(TOP / "roles"),

@@ -47,6 +47,7 @@ from installer.rundir import (
 )
 from installer.runlock import ClusterLock, RunBusy
 from installer.secrets import Scrubber, ensure_secrets, scrubber_for
+from installer.stamps import stamped_phases
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 # Operations that fetch parts from the hosts into a private folder and end with one archive:
@@ -54,6 +55,9 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2,
 ARCHIVES = {"diagnostics": (DIAGNOSTICS, "installer.diagnostics"), "backup": (BACKUP, "installer.backup")}
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 __all__ = ["BOUND_BIN", "PhaseResult", "Run", "RunBusy", "RunOptions", "RunStatus"]
+
+# The phases whose roles take the fast path of a re-run (installer/stamps.py).
+STAMPED_PHASES = stamped_phases()
 
 
 def _shown(path: Path) -> str:
@@ -151,6 +155,7 @@ class Run:
         self._started = time.time()
         self._current_phase: str | None = None
         self._current_task: str | None = None
+        self._phases_done = 0
         self.exit_code: int | None = None
         self.state = "running"
         self.precheck_results: list | None = None
@@ -413,6 +418,11 @@ class Run:
 
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name
+        if self.run_dir.refresh_stamps is not None and phase.name in STAMPED_PHASES and self._phases_done:
+            # The phases before made files the stamped roles read (the CA, the bundle's
+            # repository): their inputs are made again from what is there now.
+            self.run_dir.refresh_stamps()
+        self._phases_done += 1
         result.status, result.started = "running", time.time()
         self._emit(event("phase_start", phase=phase.name, index=index, total=len(self.phases),
                          description=phase.description))

@@ -170,11 +170,11 @@ def _role_trees(role: str, installer: Path) -> list[Path]:
     return [base, *(installer / "roles" / name for name in sorted(others - {role}))]
 
 
-def _plays_of(role: str, installer: Path) -> list[tuple[str, dict[str, Any]]]:
+def _plays_of(role: str, installer: Path, only: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """(hosts pattern, the role's parameters) of every play of the install's phases that runs
     the role with the fast path (an invocation that sets dcos_stamp_input is not one)."""
     plays = []
-    for name in PHASE_PLAYBOOKS:
+    for name in PHASE_PLAYBOOKS if only is None else (only,):
         path = installer / "playbooks" / name
         if not path.is_file():
             continue
@@ -185,6 +185,17 @@ def _plays_of(role: str, installer: Path) -> list[tuple[str, dict[str, Any]]]:
                 if entry_name == role and "dcos_stamp_input" not in params:
                     plays.append((str(play.get("hosts", "")), params))
     return plays
+
+
+def stamped_phases(installer: Path = TOP) -> set[str]:
+    """The phases (playbook names without .yml) that run a stamped role with the fast path."""
+    roles = stamped_roles(installer)
+    found = set()
+    for name in PHASE_PLAYBOOKS:
+        path = installer / "playbooks" / name
+        if path.is_file() and any(_plays_of(role, installer, only=name) for role in roles):
+            found.add(name.removesuffix(".yml"))
+    return found
 
 
 class _Resolver:

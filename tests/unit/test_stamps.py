@@ -245,3 +245,29 @@ def test_adding_an_agent_changes_the_input_of_only_the_roles_that_list_the_hosts
     changed = {(h, r) for h in first for r in first[h] if first[h][r] != third[h][r]}
     assert {r for _, r in changed} == {"docker", "mesos_agent"}, sorted(changed)
     assert {h for h, r in changed if r == "docker"} == set(first)
+
+
+def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phases_before_made(tmp_path):
+    """The registry phase makes the cluster CA, which docker's input holds (it trusts it): the
+    runner makes the inputs again before the hosts phase (installer.runner.STAMPED_PHASES), so
+    what docker records in a first install is what the next run computes."""
+    from installer.runner import STAMPED_PHASES
+
+    assert STAMPED_PHASES == {"hosts", "mesos", "consul"}
+    cfg = load_config(EXAMPLE)
+    secrets_file, _ = ensure_secrets(cfg, tmp_path)
+    run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
+
+    def inputs() -> dict:
+        return read_yaml(run.path / "inventory" / "hosts.yml")["all"]["hosts"]["agent1"]["dcos_stamp_input"]
+
+    before = inputs()
+    pki = tmp_path / "state" / cfg.cluster.name / "registry-pki"
+    pki.mkdir(parents=True)
+    (pki / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n(the registry phase's CA)\n")
+    assert inputs() == before
+    run.refresh_stamps()
+    after = inputs()
+    assert after["docker"] != before["docker"] and after["common"] == before["common"], (before, after)
+    assert create_run_dir(cfg, tmp_path, secrets_file, stamps="check").refresh_stamps is not None
+    assert create_run_dir(cfg, tmp_path, secrets_file, stamps="off").refresh_stamps is None
