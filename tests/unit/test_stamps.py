@@ -253,7 +253,7 @@ def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phase
     what docker records in a first install is what the next run computes."""
     from installer.runner import STAMPED_PHASES
 
-    assert STAMPED_PHASES == {"hosts", "mesos", "consul"}
+    assert {"hosts", "mesos", "consul"} == STAMPED_PHASES
     cfg = load_config(EXAMPLE)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
     run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
