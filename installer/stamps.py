@@ -57,9 +57,11 @@ def stamped_roles(installer: Path = TOP) -> list[str]:
     return found
 
 
-def _file_digest(digest: Any, path: Path) -> None:
+def _file_digest(digest: Any, path: Path, name: str | None = None) -> None:
+    """The file's name (its path, or `name`) and its content's digest (a large file: its size
+    and modification time)."""
     stat = path.stat()
-    digest.update(str(path).encode() + b"\0")
+    digest.update((name if name is not None else str(path)).encode() + b"\0")
     if stat.st_size <= SMALL:
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     else:
@@ -71,12 +73,7 @@ def _tree(digest: Any, root: Path) -> None:
         digest.update(b"missing\0" + str(root).encode() + b"\0")
         return
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        stat = path.stat()
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        if stat.st_size <= SMALL:
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        else:
-            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        _file_digest(digest, path, str(path.relative_to(root)))
 
 
 def _json(value: Any) -> bytes:

@@ -14,6 +14,32 @@ def role_names() -> list[str]:
     return sorted(p.name for p in ROLES.iterdir() if (p / "tasks" / "main.yml").exists())
 
 
+def _task_names(tasks: Any, names: set[str]) -> None:
+    """Names a task list makes while it runs: registered results, loop variables, set facts,
+    task and block vars."""
+    for task in tasks or []:
+        if not isinstance(task, dict):
+            continue
+        if task.get("register"):
+            names.add(task["register"])
+        names.add((task.get("loop_control") or {}).get("loop_var", "item"))
+        names |= set(task.get("vars") or {})
+        for key in ("ansible.builtin.set_fact", "set_fact"):
+            if isinstance(task.get(key), dict):
+                names |= set(task[key])
+        for key in ("block", "rescue", "always"):
+            _task_names(task.get(key), names)
+
+
+def runtime_names(role: str) -> set[str]:
+    """What a role's tasks and handlers make while they run (not inputs of the role)."""
+    names = {"item", "ansible_loop", "ansible_check_mode"}
+    for path in (ROLES / role).glob("*/*.yml"):
+        if path.parent.name in ("tasks", "handlers"):
+            _task_names(yaml.safe_load(path.read_text()), names)
+    return names
+
+
 def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text()) or {}
 

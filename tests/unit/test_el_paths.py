@@ -25,7 +25,7 @@ from installer.catalogue import CATALOGUE
 from installer.config import load_config
 from installer.rundir import create_run_dir
 from installer.secrets import ensure_secrets
-from tests.unit.roles import ROLES, load_yaml, role_names
+from tests.unit.roles import ROLES, load_yaml, role_names, runtime_names
 
 TOP = Path(__file__).resolve().parents[2]
 
@@ -50,29 +50,6 @@ RELEASES = {
     "el9": _facts("RedHat", "Rocky", "9", (3, 9), "dnf"),
     "debian12": _facts("Debian", "Debian", "12", (3, 11), "apt"),
 }
-def _task_names(tasks, names: set[str]) -> None:
-    """Names a task list makes while it runs: registered results, loop variables, set facts,
-    task and block vars."""
-    for task in tasks or []:
-        if not isinstance(task, dict):
-            continue
-        if task.get("register"):
-            names.add(task["register"])
-        names.add((task.get("loop_control") or {}).get("loop_var", "item"))
-        names |= set(task.get("vars") or {})
-        for key in ("ansible.builtin.set_fact", "set_fact"):
-            if isinstance(task.get(key), dict):
-                names |= set(task[key])
-        for key in ("block", "rescue", "always"):
-            _task_names(task.get(key), names)
-
-
-def _runtime_names(role: str) -> set[str]:
-    names = {"item", "ansible_loop", "ansible_check_mode"}
-    for path in (ROLES / role).glob("*/*.yml"):
-        if path.parent.name in ("tasks", "handlers"):
-            _task_names(yaml.safe_load(path.read_text()), names)
-    return names
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +120,7 @@ def test_every_role_value_and_template_resolves(manager, release):
             defaults, own = _role_values(role, facts["os_family"])
             values = {**defaults, **base, **own, "role_path": str(ROLES / role), **play}
             templar = Templar(loader=loader, variables=values)
-            allowed = _runtime_names(role)
+            allowed = runtime_names(role)
             for name in [*own, *defaults]:
                 try:
                     templar.template(values[name], fail_on_undefined=True)

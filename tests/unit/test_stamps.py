@@ -13,6 +13,7 @@ from installer.config import load_config
 from installer.rundir import create_run_dir, read_yaml
 from installer.secrets import ensure_secrets
 from installer.stamps import host_digests, run_digest
+from tests.unit.roles import runtime_names
 
 TOP = Path(__file__).resolve().parents[2]
 EXAMPLE = TOP / "config.cfg.example"
@@ -149,29 +150,6 @@ def _strings(node, bare: bool = False):
             yield node
 
 
-def _made_while_running(role: str) -> set[str]:
-    names: set[str] = set()
-
-    def walk(tasks):
-        for task in tasks or []:
-            if not isinstance(task, dict):
-                continue
-            if task.get("register"):
-                names.add(task["register"])
-            names.add((task.get("loop_control") or {}).get("loop_var", "item"))
-            names.update(task.get("vars") or {})
-            for key in ("ansible.builtin.set_fact", "set_fact"):
-                if isinstance(task.get(key), dict):
-                    names.update(task[key])
-            for key in ("block", "rescue", "always"):
-                walk(task.get(key))
-
-    for folder in ("tasks", "handlers"):
-        for path in (TOP / "roles" / role / folder).glob("*.yml"):
-            walk(yaml.safe_load(path.read_text()))
-    return names
-
-
 @pytest.mark.parametrize("role", STAMPED)
 def test_a_stamped_role_reads_only_what_its_input_digest_holds(role):
     """The input digest is the role's interface as resolved for the host (installer/stamps.py):
@@ -179,7 +157,7 @@ def test_a_stamped_role_reads_only_what_its_input_digest_holds(role):
     directly, groups, another host's variables) would change unseen, and the role be skipped
     on a host where it had work to do."""
     own = (f"{role}_", f"__{role}_", "ansible_")
-    made = _made_while_running(role)
+    made = runtime_names(role)
     allowed = _GLOBALS | made | _RUNTIME_CROSS_HOST.get(role, set())
     base = TOP / "roles" / role
     declared = set(made)
