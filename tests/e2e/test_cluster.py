@@ -409,6 +409,59 @@ def test_a_unit_that_fails_to_start_shows_its_journal_in_the_summary(installed):
     assert agent.sh("systemctl is-active dcos-cadvisor").strip() == "active"
 
 
+# A task of each stamped role past its check: it runs only where the role runs.
+_STAMPED_TASKS = ("Write chrony's configuration", "Write daemon.json", "Load kernel modules at boot",
+                  "Install cAdvisor's unit", "Install the agent's unit")
+
+
+def _ran(env) -> dict:
+    """(task, host) -> (status, message) of the latest run's results that were not skipped, but
+    the registry phase's (it runs docker on the installer host with other values, never
+    stamped: playbooks/registry.yml)."""
+    text = ((env["runs"] / "latest").resolve() / "events.jsonl").read_text()
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return {(e["task"], e["host"]): (e["status"], e.get("msg", "")) for e in events
+            if e.get("type") == "host_result" and e.get("status") != "skipped" and e.get("phase") != "registry"}
+
+
+def _said(env) -> dict:
+    """host -> why its stamped role runs, from the latest run (the fast path's check)."""
+    return {h: msg for (task, h), (_, msg) in _ran(env).items() if task == "Say what differs since the last run"}
+
+
+def test_a_re_run_runs_only_the_roles_whose_state_drifted(installed):
+    """chrony.conf changed on agent1, the firewall's table deleted from master2's running kernel,
+    and on master1 the marker a run leaves when it is killed between a changed chrony.conf and
+    chrony's restart: a plain re-run of the hosts phase says what differs, runs ntp on agent1
+    and master1 and common on master2 and nothing else of the stamped roles anywhere, puts
+    both back and restarts chrony on master1 (its marker gone). It runs before
+    test_second_run_changes_nothing, whose whole re-run then proves the repaired roles recorded
+    their state again (every host asked, no stamped role ran) without a run of its own."""
+    agent, master = _node("agent1"), _node("master2")
+    conf = "/etc/chrony/chrony.conf"
+    clean = agent.sh(f"sha256sum {conf}").split()[0]
+    table = master.sh("nft -s list table inet dcos_installer")
+    agent.sh(f"echo 'server 192.0.2.1 iburst # drift made by the e2e test' >> {conf}")
+    master.sh("nft delete table inet dcos_installer")
+    owed, marker = _node("master1"), "/etc/ansible/facts.d/dcos_ntp.restart-pending"
+    chrony_since = "systemctl show -p ActiveEnterTimestampMonotonic --value chrony"
+    started = owed.sh(chrony_since).strip()
+    owed.sh(f"touch {marker}")
+    proc = _install(installed, "--yes", "--phases", "hosts")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    said = _said(installed)
+    assert said == {"agent1": f"ntp runs: file {conf}: changed", "master1": f"ntp runs: pending: {marker}",
+                    "master2": "common runs: command /usr/sbin/nft -s list table inet dcos_installer: changed"}, said
+    ran = {(task, h) for (task, h) in _ran(installed) if task in _STAMPED_TASKS}
+    assert ran == {("Write chrony's configuration", "agent1"), ("Write chrony's configuration", "master1"),
+                   ("Load kernel modules at boot", "master2")}, ran
+    assert agent.sh(f"sha256sum {conf}").split()[0] == clean
+    assert master.sh("nft -s list table inet dcos_installer") == table
+    assert owed.sh(f"test -e {marker} || echo gone").strip() == "gone"
+    assert owed.sh(chrony_since).strip() != started, "chrony was not restarted on master1"
+    _record("hosts_phase_repair_seconds", round(proc.duration, 1))
+
+
 def test_second_run_changes_nothing(installed):
     proc = _install(installed, "--yes")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
@@ -426,47 +479,6 @@ def test_second_run_changes_nothing(installed):
     first = installed["first"].duration
     _record("second_run", {"seconds": round(proc.duration, 1), "ratio_to_first": round(proc.duration / first, 3),
                            "phases": {p["phase"]: p["duration"] for p in summary["phases"]}})
-
-
-# A task of each stamped role past its check: it runs only where the role runs.
-_STAMPED_TASKS = ("Write chrony's configuration", "Write daemon.json", "Load kernel modules at boot",
-                  "Install cAdvisor's unit", "Install the agent's unit")
-
-
-def _ran(env) -> dict:
-    """(task, host) -> (status, message) of the latest run's results that were not skipped, but
-    the registry phase's (it runs docker on the installer host with other values, never
-    stamped: playbooks/registry.yml)."""
-    text = ((env["runs"] / "latest").resolve() / "events.jsonl").read_text()
-    events = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return {(e["task"], e["host"]): (e["status"], e.get("msg", "")) for e in events
-            if e.get("type") == "host_result" and e.get("status") != "skipped" and e.get("phase") != "registry"}
-
-
-def test_a_re_run_runs_only_the_roles_whose_state_drifted(installed):
-    """chrony.conf changed on agent1, the firewall's table deleted from master2's running kernel:
-    a plain re-run of the hosts phase says what differs, runs ntp on agent1 and common on
-    master2 and nothing else of the stamped roles anywhere, and puts both back; the run after
-    it skips them again."""
-    agent, master = _node("agent1"), _node("master2")
-    conf = "/etc/chrony/chrony.conf"
-    clean = agent.sh(f"sha256sum {conf}").split()[0]
-    table = master.sh("nft -s list table inet dcos_installer")
-    agent.sh(f"echo 'server 192.0.2.1 iburst # drift made by the e2e test' >> {conf}")
-    master.sh("nft delete table inet dcos_installer")
-    proc = _install(installed, "--yes", "--phases", "hosts")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    said = {h: msg for (task, h), (_, msg) in _ran(installed).items() if task == "Say what differs since the last run"}
-    assert said == {"agent1": f"ntp runs: file {conf}: changed",
-                    "master2": "common runs: command /usr/sbin/nft -s list table inet dcos_installer: changed"}, said
-    ran = {(task, h) for (task, h) in _ran(installed) if task in _STAMPED_TASKS}
-    assert ran == {("Write chrony's configuration", "agent1"), ("Load kernel modules at boot", "master2")}, ran
-    assert agent.sh(f"sha256sum {conf}").split()[0] == clean
-    assert master.sh("nft -s list table inet dcos_installer") == table
-    again = _install(installed, "--yes", "--phases", "hosts")
-    assert again.returncode == 0 and not _changed(installed), _changed(installed)
-    assert not [k for k in _ran(installed) if k[0] in _STAMPED_TASKS]
-    _record("hosts_phase_rerun_seconds", round(again.duration, 1))
 
 
 def test_lost_secrets_and_reordered_masters_are_refused_before_any_phase(installed):
@@ -588,7 +600,8 @@ def _changed(env) -> dict:
 def test_a_dry_run_lists_the_drift_and_changes_nothing(installed):
     """A managed file changed, a unit stopped and a restart left pending by a run that stopped
     before master2's turn: --check names the three hosts as changing, shows the file's diff,
-    and leaves everything as it was; a real run repairs all three (master2's ZooKeeper is
+    says why the stamped role runs where its unit stopped (the fast path's own reason), and
+    leaves everything as it was; a real run repairs all three (master2's ZooKeeper is
     restarted, its marker gone)."""
     master, agent, other = _node("master3"), _node("agent1"), _node("master2")
     drifted_hosts = "master3,agent1,master2"
@@ -597,35 +610,37 @@ def test_a_dry_run_lists_the_drift_and_changes_nothing(installed):
     clean = master.sh(f"sha256sum {zoo}").split()[0]
     master.sh(f"echo '# drift made by the e2e test' >> {zoo}")
     drifted = master.sh(f"sha256sum {zoo}").split()[0]
-    agent.sh("systemctl stop dcos-cadvisor")
+    agent.sh("systemctl stop chrony")
     other.sh(f"touch {pending}")
     started = other.sh("systemctl show -p ActiveEnterTimestampMonotonic --value zookeeper").strip()
     try:
         # Limited to the drifted hosts and the phases that own what drifted (the dry run of the
         # whole converged cluster is the non-default cluster's): the others would only add time.
-        check = _install(installed, "--yes", "--check", "--phases", "zookeeper,consul", "--limit", drifted_hosts)
+        check = _install(installed, "--yes", "--check", "--phases", "hosts,zookeeper", "--limit", drifted_hosts)
         assert check.returncode == 0, (check.stdout + check.stderr)[-6000:]
         changed = _changed(installed)
-        assert changed.get(("zookeeper", "master3")) and changed.get(("consul", "agent1")), changed
+        assert changed.get(("zookeeper", "master3")) and changed.get(("hosts", "agent1")), changed
         assert changed.get(("zookeeper", "master2")), changed
+        said = _said(installed)
+        assert said == {"agent1": "ntp runs: unit chrony: enabled inactive"}, said
         log = ((installed["runs"] / "latest").resolve() / "install.log").read_text()
         assert "-# drift made by the e2e test" in log  # the diff of a file that holds no secret
         assert "would restart zookeeper on " in log
         assert master.sh(f"sha256sum {zoo}").split()[0] == drifted
-        assert agent.sh("systemctl is-active dcos-cadvisor", check=False).strip() != "active"
+        assert agent.sh("systemctl is-active chrony", check=False).strip() != "active"
         assert other.sh(f"test -e {pending} && echo yes").strip() == "yes"
         assert other.sh("systemctl show -p ActiveEnterTimestampMonotonic --value zookeeper").strip() == started
     finally:
         # The repair through the portal's API (a portal run, for the secret grep after it).
         from installer.api import start_run
 
-        run = start_run(installed["config"], phases=["zookeeper", "consul"], limit=drifted_hosts,
+        run = start_run(installed["config"], phases=["hosts", "zookeeper"], limit=drifted_hosts,
                         runs_dir=installed["runs"])
         seen = list(run.events(timeout=900))
     assert run.wait() == 0, [e for e in seen if e["type"] in ("host_result", "run_end")][-5:]
     assert seen[-1]["type"] == "run_end"
     assert master.sh(f"sha256sum {zoo}").split()[0] == clean
-    assert agent.sh("systemctl is-active dcos-cadvisor").strip() == "active"
+    assert agent.sh("systemctl is-active chrony").strip() == "active"
     assert other.sh(f"test -e {pending} || echo gone").strip() == "gone"
     assert other.sh("systemctl show -p ActiveEnterTimestampMonotonic --value zookeeper").strip() != started
 

@@ -135,3 +135,9 @@ def test_a_failing_check_takes_the_service_out_of_dns(host):
     assert _dig(host, "web.service.consul") == [CLIENT]
     # and from a server, through the catalog
     assert _dig(_get("cs2", host), "web.service.consul") == [CLIENT]
+
+
+def test_the_scenario_mixes_debian_11_and_12(host):
+    """cs3 runs Debian 11 (its image: molecule.yml), the others Debian 12: the same role, the
+    releases' own packages."""
+    assert host.system_info.codename == ("bullseye" if _name(host) == "cs3" else "bookworm")
