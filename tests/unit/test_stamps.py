@@ -249,3 +249,61 @@ def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phase
     assert after["docker"] != before["docker"] and after["common"] == before["common"], (before, after)
     assert create_run_dir(cfg, tmp_path, secrets_file, stamps="check").refresh_stamps is not None
     assert create_run_dir(cfg, tmp_path, secrets_file, stamps="off").refresh_stamps is None
+
+
+def _flat(tasks) -> list[dict]:
+    """Every task of a task list, the tasks of its blocks included."""
+    out = []
+    for task in tasks or []:
+        out.append(task)
+        for key in ("block", "rescue", "always"):
+            out.extend(_flat(task.get(key)))
+    return out
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+@pytest.mark.parametrize("role", STAMPED)
+def test_a_stamped_role_keeps_the_restarts_it_owes_until_its_handlers_ran(role):
+    """A handler runs at the next flush, not when it is notified: a run stopped in between loses
+    the notification, and the next run finds the file as it wants it (no change, no notify).
+    Without a stamp the service kept its old configuration until something else changed; with
+    one the role would not even run. So every task that notifies registers its result, the
+    role remembers a due restart in its marker (roles/stamp/tasks/pending.yml) when one of them
+    changed, finds a marker a stopped run left and notifies every handler topic again, and a
+    handler removes the marker once done (the marker also makes the stamp check run the role)."""
+    base = TOP / "roles" / role
+    tasks = [t for path in sorted(base.glob("tasks/*.yml")) for t in _flat(yaml.safe_load(path.read_text()))]
+    handlers = _flat(yaml.safe_load((base / "handlers" / "main.yml").read_text()))
+    topics = {topic for h in handlers for topic in _as_list(h.get("listen"))}
+    assert topics, f"{role}: no handler topics"
+    marker_refs = (f"dcos_{role}.restart-pending", f"__{role}_restart_marker")
+
+    pending = [t for t in tasks if (t.get("ansible.builtin.include_role") or {}).get("tasks_from") == "pending"]
+    assert len(pending) == 1, f"{role}: roles/stamp/tasks/pending.yml included {len(pending)} times"
+    assert pending[0]["vars"]["stamp_role"] == role
+    condition = " ".join(_as_list(pending[0].get("when")))
+    assert "not ansible_check_mode" in condition
+
+    finds = [t for t in tasks if "ansible.builtin.stat" in t
+             and any(ref in str(t["ansible.builtin.stat"].get("path")) for ref in marker_refs)]
+    assert len(finds) == 1, f"{role}: no task finds the marker a stopped run left"
+    assert set(_as_list(finds[0].get("notify"))) == topics, f"{role}: the marker must notify every topic"
+
+    for task in tasks:
+        if task.get("notify") and task is not finds[0]:
+            assert task.get("register") and task["register"] in condition, \
+                f"{role}: {task.get('name')!r} notifies, but a change of it is not remembered"
+
+    def removes(h) -> bool:
+        spec = h.get("ansible.builtin.file") or {}
+        if any(ref in str(spec.get("path")) for ref in marker_refs) and "absent" in str(spec.get("state")):
+            return True
+        # roles/rolling_restart forgets each member's marker once it has restarted.
+        return "rolling_restart" in str(h.get("ansible.builtin.include_tasks"))
+
+    removers = [h for h in handlers if removes(h)]
+    assert removers, f"{role}: no handler removes the marker"
+    assert set().union(*(set(_as_list(h.get("listen"))) for h in removers)) == topics
