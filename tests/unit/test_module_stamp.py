@@ -119,3 +119,25 @@ def test_a_file_made_readable_to_all_is_drift_and_no_record_holds_a_plain_hash(t
     assert "digest-1" not in text and "a-weak-password" not in text
     conf.chmod(0o600)
     assert run(tmp_path, **_role(tmp_path))["converged"]
+
+
+def test_what_a_command_prints_on_stderr_is_not_state(tmp_path):
+    """nft 0.9.8 (Debian 11) warns "XT target DNAT not found" on stderr for every iptables-nft
+    rule of another table, which come and go with Docker: found by the e2e cluster's Debian 11
+    master, whose record of the firewall table held them and never compared again (the role ran
+    on every re-run). The exit code and stdout are the state; stderr is not."""
+    (tmp_path / "chrony.conf").write_text("server 10.0.0.10 iburst\n")
+    noise = tmp_path / "noise"
+    noise.write_text("XT target DNAT not found\n")
+    command = ["sh", "-c", f"cat {tmp_path / 'chrony.conf'}; cat {noise} >&2"]
+    run(tmp_path, action="write", **_role(tmp_path, commands=[command]))
+    noise.write_text("")
+    assert run(tmp_path, **_role(tmp_path, commands=[command]))["converged"]
+    # The exit code still counts: the same output, now failing, differs.
+    code = tmp_path / "code"
+    code.write_text("0")
+    exits = ["sh", "-c", f"echo same; exit $(cat {code})"]
+    run(tmp_path, action="write", **_role(tmp_path, commands=[exits]))
+    assert run(tmp_path, **_role(tmp_path, commands=[exits]))["converged"]
+    code.write_text("3")
+    assert f"command {' '.join(exits)}: changed" in run(tmp_path, **_role(tmp_path, commands=[exits]))["differs"]
