@@ -103,7 +103,7 @@ def format_duration(ns):
     if ns < 0:
         sign, ns = "-", -ns
     order = ["ns", "us", "ms", "secs", "mins", "hrs", "days", "weeks"]
-    for unit, bigger in zip(order, [*order[1:], None], strict=True):
+    for unit, bigger in zip(order, [*order[1:], None]):
         if bigger is None or ns < NS[bigger]:
             if unit in ("ns", "us"):
                 return f"{sign}{ns // NS[unit]}{unit}"
