@@ -2,6 +2,12 @@
 manifest.json (name, version, size and sha256 of every file). Verified before use: a
 missing or corrupt file is named.
 
+The bundle at the top is the installer host's OS release (its `os`: packages, images and
+files). A cluster whose hosts run other releases of the same family carries their packages
+in sub-bundles, `targets/<os>/` (`./install.sh bundle --target debian11 --out
+bundle/targets/debian11`), each with its own manifest; the repo phase serves each at
+`/<os>/` beside the top one's `/debian/` (or `/el/`), and each host uses its own release's.
+
     {"format": 1, "os": "debian12",
      "files": [{"path": "packages/chrony_4.3-2_amd64.deb", "kind": "package", "name": "chrony",
                 "version": "4.3-2", "size": 123, "sha256": "..."}, ...]}
@@ -14,6 +20,7 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+TARGETS = "targets"  # sub-bundles of other OS releases: targets/<os>/manifest.json
 
 
 @dataclass
@@ -24,6 +31,14 @@ class BundleReport:
     images: list[str] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
+    os: str = ""  # the target the manifest names (debian12, debian11, el8)
+    versions: dict[str, str] = field(default_factory=dict)  # package name: version
+    targets: dict[str, "BundleReport"] = field(default_factory=dict)  # the sub-bundles, by os
+
+    @property
+    def releases(self) -> dict[str, "BundleReport"]:
+        """Every OS release the bundle serves: the top one and its sub-bundles."""
+        return {self.os: self, **self.targets} if self.os else dict(self.targets)
 
     @property
     def ok(self) -> bool:
@@ -38,7 +53,38 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def os_target(facts: dict) -> str:
+    """The bundle target a host's Ansible facts name: debian12, debian11, el8, ubuntu2204."""
+    family, name = facts.get("os_family", ""), str(facts.get("distribution", "")).lower()
+    major = str(facts.get("distribution_major_version", ""))
+    if family == "RedHat":
+        return f"el{major}"
+    if name == "ubuntu":
+        return "ubuntu" + str(facts.get("distribution_version", "")).replace(".", "")
+    return f"{name}{major}"
+
+
 def verify_bundle(path: Path) -> BundleReport:
+    """The top bundle and every sub-bundle under targets/ (their problems prefixed with it)."""
+    report = _verify_one(path)
+    subs = path / TARGETS
+    if report.ok and subs.is_dir():
+        for folder in sorted(p for p in subs.iterdir() if p.is_dir()):
+            sub = _verify_one(folder)
+            rel = f"{TARGETS}/{folder.name}"
+            report.problems += [f"{rel}: {problem}" for problem in sub.problems]
+            if sub.ok and sub.os != folder.name:
+                report.problems.append(f"{rel} holds a bundle of {sub.os or 'no named OS'}, not {folder.name}")
+            elif sub.ok and sub.os == report.os:
+                report.problems.append(f"{rel} is a second bundle of {report.os}, the top bundle's own OS")
+            elif sub.ok:
+                report.targets[sub.os] = sub
+                report.files += sub.files
+                report.bytes += sub.bytes
+    return report
+
+
+def _verify_one(path: Path) -> BundleReport:
     report = BundleReport(path=path)
     manifest_path = path / MANIFEST
     if not path.is_dir():
@@ -55,6 +101,7 @@ def verify_bundle(path: Path) -> BundleReport:
     if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), list):
         report.problems.append(f"{manifest_path} is not a bundle manifest of format {FORMAT}")
         return report
+    report.os = str(manifest.get("os") or "")
     root = path.resolve()
     for entry in manifest["files"]:
         rel = str(entry.get("path", ""))
@@ -77,6 +124,7 @@ def verify_bundle(path: Path) -> BundleReport:
         report.bytes += size
         if entry.get("kind") == "package":
             report.packages.append(str(entry.get("name")))
+            report.versions[str(entry.get("name"))] = str(entry.get("version", ""))
         elif entry.get("kind") == "image":
             report.images.append(str(entry.get("name")))
     return report

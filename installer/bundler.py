@@ -6,7 +6,15 @@
 Packages are resolved with every dependency in a clean container of the target OS by its own
 package manager (apt-get --download-only on Debian/Ubuntu, dnf download --resolve --alldeps
 on EL), images are saved from the local Docker, and manifest.json records name, version,
-size and sha256 of every file. Re-running only downloads what is missing."""
+size and sha256 of every file. Re-running only downloads what is missing.
+
+Hosts of a second OS release of the same family (Debian 11 beside Debian 12) take their
+packages from a sub-bundle made into the first one's targets/ folder:
+
+    ./install.sh bundle --target debian12 --out bundle
+    ./install.sh bundle --target debian11 --out bundle/targets/debian11
+
+(a sub-bundle holds packages only: the images and files of the top one serve every host)."""
 
 import argparse
 import json
@@ -21,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from installer.bundle import FORMAT, MANIFEST, sha256, verify_bundle
+from installer.bundle import FORMAT, MANIFEST, TARGETS, sha256, verify_bundle
 
 TOP = Path(__file__).resolve().parent.parent
 COMPONENTS = TOP / "components.yml"
@@ -161,8 +169,9 @@ def _package_identity(path: Path) -> tuple[str, str]:
 
 def write_manifest(out: Path, target_name: str) -> dict[str, Any]:
     files = []
+    subs = out / TARGETS  # sub-bundles of other releases have their own manifests
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != MANIFEST and
-                       not p.name.endswith(".name")):
+                       not p.name.endswith(".name") and subs not in p.parents):
         rel = path.relative_to(out).as_posix()
         entry: dict[str, Any] = {"path": rel, "size": path.stat().st_size, "sha256": sha256(path)}
         if rel.startswith("packages/"):
@@ -207,15 +216,22 @@ def main(argv: list[str]) -> int:
             raise BundleError(f"unknown target {args.target!r}; known: {', '.join(spec['targets'])}")
         if args.extra_packages and not args.extra_packages.is_dir():
             raise BundleError(f"--extra-packages {args.extra_packages}: no such folder")
+        sub = args.out.resolve().parent.name == TARGETS  # a sub-bundle of another release
+        if sub and args.out.resolve().name != args.target:
+            raise BundleError(f"a sub-bundle of {args.target} goes in {TARGETS}/{args.target}, not "
+                              f"{TARGETS}/{args.out.resolve().name}")
+        if sub and args.docker_image:
+            raise BundleError(f"{args.out} is a sub-bundle of another OS release: images go in the top bundle")
         components = [c.strip() for c in args.components.split(",")] if args.components else None
         packages = packages_for(target, components)
         args.out.mkdir(parents=True, exist_ok=True)
         download_packages(target, packages, args.out, args.image or target["image"], args.extra_packages)
-        if target.get("files") and not args.no_files:
+        if target.get("files") and not args.no_files and not sub:
             fetch_files(target["files"], args.out)
         if args.extra_packages:
             print(f"added {add_extra_packages(args.extra_packages, args.out)} extra packages", file=sys.stderr)
-        save_images(list(dict.fromkeys(spec.get("images", []) + args.docker_image)), args.out)
+        if not sub:
+            save_images(list(dict.fromkeys(spec.get("images", []) + args.docker_image)), args.out)
         manifest = write_manifest(args.out, args.target)
     except BundleError as exc:
         print(f"install.sh bundle: {exc}", file=sys.stderr)

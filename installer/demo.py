@@ -31,6 +31,9 @@ from installer.bundle import verify_bundle
 
 TOP = Path(__file__).resolve().parent.parent
 IMAGE = "dcos-testbed/node:bookworm"
+# The node image of each OS release a test cluster may mix (demo/node/build-image.sh <suite>);
+# the first is the installer host's and the top bundle's.
+RELEASE_IMAGES = {"debian12": IMAGE, "debian11": "dcos-testbed/node:bullseye"}
 SYSTEMD_OPTS = [
     "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_PTRACE",
     "--stop-signal", "SIGRTMIN+3", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
@@ -62,6 +65,7 @@ class Node:
     container: str
     name: str
     ip: str
+    image: str = IMAGE
 
     def sh(self, script: str, check: bool = True, timeout: int = 120) -> str:
         return docker("exec", self.container, "sh", "-c", script, check=check, timeout=timeout).stdout
@@ -95,7 +99,7 @@ def add_nodes(nodes: list[Node], network: str, key: Path, label: str) -> None:
     pub = key.with_suffix(".pub").read_text().strip()
     for node in nodes:
         docker("run", "-d", "--name", node.container, "--hostname", node.name, "--label", label,
-               "--network", network, "--ip", node.ip, *SYSTEMD_OPTS, IMAGE)
+               "--network", network, "--ip", node.ip, *SYSTEMD_OPTS, node.image)
     for node in nodes:
         node.sh("systemctl is-system-running --wait >/dev/null 2>&1 || true", timeout=180)
         node.sh(f"install -d -m 700 -o {SSH_USER} -g {SSH_USER} /home/{SSH_USER}/.ssh && echo '{pub}' "
@@ -132,6 +136,8 @@ class DemoCluster:
     agents: int = 2
     label: str = "dcos-demo=1"
     name: str = "demo"
+    # Hosts of another OS release than the installer host's (debian12): name -> release.
+    releases: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -141,7 +147,12 @@ class DemoCluster:
         base = net.network_address
         names = [("installer", 10)] + [(f"master{i}", 10 + i) for i in (1, 2, 3)] + \
                 [(f"agent{i}", 20 + i) for i in range(1, self.agents + 1)]
-        self.nodes = [Node(f"{self.prefix}-{n}", n, str(base + offset)) for n, offset in names]
+        unknown = {r for r in self.releases.values() if r not in RELEASE_IMAGES}
+        if unknown or set(self.releases) - {n for n, _ in names}:
+            raise DemoError(f"releases {self.releases}: name hosts of this cluster and releases of "
+                            f"{', '.join(RELEASE_IMAGES)}")
+        self.nodes = [Node(f"{self.prefix}-{n}", n, str(base + offset),
+                           RELEASE_IMAGES[self.releases.get(n, "debian12")]) for n, offset in names]
         self.vip = str(base + 250)
         self.prefixlen = net.prefixlen
 
@@ -235,26 +246,27 @@ def ensure_testbed() -> None:
             raise DemoError(f"demo/node/{script} failed (exit {proc.returncode})")
 
 
-def bundle_inputs(standins: Path) -> str:
+def bundle_inputs(standins: Path, image: str = IMAGE) -> str:
     """What the demo's bundle is made from: the component list, the bundler, the node image
     (its id: a rebuilt image may lack other packages) and the stand-in packages."""
     digest = hashlib.sha256(b"dcos-demo-bundle-1\0")
     for path in (TOP / "components.yml", TOP / "installer" / "bundler.py", TOP / "installer" / "bundle.py"):
         digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-    image = docker("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
-    digest.update(b"image\0" + image.encode() + b"\0")
+    image_id = docker("image", "inspect", "--format", "{{.Id}}", image, check=False).stdout.strip()
+    digest.update(b"image\0" + image_id.encode() + b"\0")
     for deb in sorted(standins.glob("*.deb")):
         digest.update(deb.name.encode() + b"\0" + hashlib.sha256(deb.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def build_bundle(out: Path, standins: Path) -> None:
+def build_bundle(out: Path, standins: Path, releases: tuple[str, ...] = ()) -> None:
     """The offline bundle of every component, with the stand-in Mesos and Marathon packages and
     their dependencies; resolved in the node image, so exactly what the hosts lack is in it.
     A bundle made from the same inputs (bundle_inputs, recorded beside it) that still verifies
     is used as it is: resolving again in a container costs a demo re-run about two minutes and
     would only pick up the mirror's newer versions. Otherwise only what is missing is
-    downloaded again."""
+    downloaded again. releases: the other OS releases of the cluster's hosts, each a sub-bundle
+    (targets/<release>/) resolved in that release's node image."""
     out.parent.mkdir(parents=True, exist_ok=True)
     # One maker at a time (two test modules share a bundle folder): the second finds the
     # first's bundle made from the same inputs and uses it.
@@ -262,17 +274,19 @@ def build_bundle(out: Path, standins: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         subprocess.run([sys.executable, "-m", "demo.standins.build", str(standins)], cwd=TOP, check=True,
                        stdout=subprocess.DEVNULL)
-        marker = out.parent / f".{out.name}.inputs"
-        inputs = bundle_inputs(standins)
-        if marker.is_file() and marker.read_text().strip() == inputs and verify_bundle(out).ok:
-            return
-        marker.unlink(missing_ok=True)
-        proc = subprocess.run([str(TOP / "install.sh"), "bundle", "--target", "debian12", "--out", str(out),
-                               "--image", IMAGE, "--extra-packages", str(standins)], check=False,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise DemoError(f"making the bundle failed:\n{proc.stderr[-3000:]}")
-        marker.write_text(inputs + "\n")
+        for release in ("debian12", *releases):
+            folder = out if release == "debian12" else out / "targets" / release
+            marker = out.parent / (f".{out.name}.inputs" if folder == out else f".{out.name}.{release}.inputs")
+            inputs = bundle_inputs(standins, RELEASE_IMAGES[release])
+            if marker.is_file() and marker.read_text().strip() == inputs and verify_bundle(out).ok:
+                continue
+            marker.unlink(missing_ok=True)
+            proc = subprocess.run([str(TOP / "install.sh"), "bundle", "--target", release, "--out", str(folder),
+                                   "--image", RELEASE_IMAGES[release], "--extra-packages", str(standins)],
+                                  check=False, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise DemoError(f"making the {release} bundle failed:\n{proc.stderr[-3000:]}")
+            marker.write_text(inputs + "\n")
 
 
 def forget_host_keys(cluster: DemoCluster, runs_dir: Path) -> None:
@@ -289,7 +303,7 @@ def prepare(cluster: DemoCluster, folder: Path, bundle: Path | None = None, reus
     when new containers are made)."""
     folder.mkdir(parents=True, exist_ok=True)
     bundle = bundle or folder / "bundle"
-    build_bundle(bundle, folder / "standins")
+    build_bundle(bundle, folder / "standins", tuple(sorted(set(cluster.releases.values()) - {"debian12"})))
     grow = cluster.missing() if reuse else None
     if reuse and cluster.running():
         key = ssh_keypair(folder)

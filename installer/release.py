@@ -12,7 +12,9 @@ one folder:
                              pinned by constraints.txt) for the target's Python and machine
     controller/<target>/     the OS packages the installer itself needs (python3, python3-venv,
                              the SSH client, gpg) with every dependency, as a local apt source
-    bundle/                  the offline bundle (./install.sh bundle): packages, images, files
+    bundle/                  the offline bundle (./install.sh bundle): packages, images, files,
+                             and bundle/targets/<release>/ for hosts of other OS releases
+                             (Debian 11 beside Debian 12: one archive for the whole cluster)
     RELEASE.json             version, commit, target, and the size and sha256 of every file
 
 On the installer host: `tar xf <archive> && cd <folder> && ./install.sh config.cfg` (the
@@ -412,12 +414,15 @@ def build(target_name: str, bundle: Path, out: Path, image: str | None, arch: st
     report = verify_bundle(bundle)
     if not report.ok:
         raise ReleaseError(f"the bundle {bundle} is not usable: " + "; ".join(report.problems[:5]))
+    if target_name not in report.releases:
+        raise ReleaseError(f"the bundle {bundle} has no packages of {target_name}, the installer host's release "
+                           f"(it serves {', '.join(report.releases) or 'no named release'})")
     wheelhouse = build_wheelhouse(python, arch)
     controller = build_controller_packages(target_name, target, image or target["image"], arch)
     members = plan_members(bundle, wheelhouse, controller, target_name)
     commit = _git("describe", "--always", "--dirty", "--abbrev=12") or ""
     release = {"format": FORMAT, "name": "dcos-installer", "version": __version__, "commit": commit,
-               "target": target_name, "python": python, "arch": arch,
+               "target": target_name, "bundle_releases": sorted(report.releases), "python": python, "arch": arch,
                "controller_packages": CONTROLLER_PACKAGES[target["family"]]}
     archive = write_archive(out, f"dcos-installer-{__version__}-{target_name}", members, release, source_date())
     return archive, release

@@ -125,9 +125,20 @@ def run_digest(extravars: dict[str, Any], secrets_file: Path, state_dir: Path, b
         _file_digest(digest, path)
     digest.update(secrets_file.read_bytes() if secrets_file.is_file() else b"no secrets\0")
     _tree(digest, state_dir)
-    manifest = bundle / "manifest.json" if bundle is not None else None
-    digest.update(manifest.read_bytes() if manifest is not None and manifest.is_file() else b"no bundle\0")
+    digest.update(_bundle_manifests(bundle))
     return digest.hexdigest()
+
+
+def _bundle_manifests(bundle: Path | None) -> bytes:
+    """The bundle's manifest and those of its sub-bundles (targets/<release>/): a new bundle
+    of any OS release is a new input."""
+    manifest = bundle / "manifest.json" if bundle is not None else None
+    if manifest is None or not manifest.is_file():
+        return b"no bundle\0"
+    parts = [manifest.read_bytes()]
+    for sub in sorted((bundle / "targets").glob("*/manifest.json")):
+        parts += [b"\0" + sub.parent.name.encode() + b"\0", sub.read_bytes()]
+    return b"".join(parts)
 
 
 def host_digests(shared: str, inventory: dict[str, Any]) -> dict[str, str]:
@@ -252,14 +263,13 @@ def role_digests(inventory: dict[str, Any], inventory_text: str, extravars: dict
     value of config.cfg is data, never a template)."""
     key = stamp_key(state_dir)
     coarse = host_digests(run_digest(extravars, secrets_file, state_dir, bundle, installer), inventory)
-    manifest = bundle / "manifest.json" if bundle is not None else None
     common = hashlib.sha256(b"dcos-stamp-role-input-1\0")
     for name in ("playbooks", "collections"):
         _tree(common, installer / name)
     _tree(common, installer / "roles" / "stamp")
     _runtime(common, installer)
     common.update(str(extravars.get("dcos_installer_version", "")).encode() + b"\0")
-    common.update(manifest.read_bytes() if manifest is not None and manifest.is_file() else b"no bundle\0")
+    common.update(_bundle_manifests(bundle))
     out: dict[str, dict[str, str]] = {}
     sink = io.StringIO()
     with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):

@@ -29,7 +29,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from installer.demo import IMAGE, Node, build_bundle, docker, reachable_from, remove_nodes, ssh_keypair, start_nodes
+from installer.demo import (
+    IMAGE,
+    RELEASE_IMAGES,
+    Node,
+    build_bundle,
+    docker,
+    reachable_from,
+    remove_nodes,
+    ssh_keypair,
+    start_nodes,
+)
 from tests.e2e.helpers import TOP, auth, changed, http, run_record_leaks, summary, wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-alt")]
@@ -37,8 +47,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-alt")]
 SUBNET = "172.29.41.0/24"
 NETWORK = "dcos-alt-net"
 LABEL = "dcos-testbed=1"
+# agent1 runs Debian 11 (an lb host, the MySQL master, a Mesos agent) beside Debian 12 hosts,
+# installed from the one release archive that carries both releases' packages.
 NODES = [Node("dcos-alt-installer", "installer", "172.29.41.10"), Node("dcos-alt-master1", "master1", "172.29.41.11"),
-         Node("dcos-alt-agent1", "agent1", "172.29.41.21"), Node("dcos-alt-agent2", "agent2", "172.29.41.22")]
+         Node("dcos-alt-agent1", "agent1", "172.29.41.21", RELEASE_IMAGES["debian11"]),
+         Node("dcos-alt-agent2", "agent2", "172.29.41.22")]
 VIP = "172.29.41.250"
 GATEWAY = "172.29.41.1"
 BUNDLE = TOP / ".cache" / "test-bundles" / "e2e"
@@ -273,7 +286,7 @@ def _install(env: dict, *args: str, timeout: int = 1800) -> subprocess.Completed
 @pytest.fixture(scope="module")
 def alt(tmp_path_factory):
     folder = tmp_path_factory.mktemp("alt")
-    build_bundle(BUNDLE, folder / "standins")
+    build_bundle(BUNDLE, folder / "standins", ("debian11",))  # the same bundle as test_cluster's
     archive, built = _release(folder)
     key = ssh_keypair(folder)
     (folder / "certs").mkdir()
@@ -309,6 +322,11 @@ def test_a_cluster_of_non_default_keys_installs_and_verifies(alt):
     summary = json.loads(((alt["runs"] / "latest").resolve() / "summary.json").read_text())
     assert [p["phase"] for p in summary["phases"]][-1] == "verify"
     assert f"https://{VIP}:8443/" in proc.stdout  # the summary's URLs follow the ports
+    # One archive for a cluster of two OS releases: the bundle's Debian 11 part travels in it
+    # (the main e2e cluster installs its master3 from that part).
+    record = json.loads(alt["host"].sh(f"cat {alt['release']}/RELEASE.json"))
+    assert record["bundle_releases"] == ["debian11", "debian12"], record.get("bundle_releases")
+    assert alt["host"].sh(f"test -s {alt['release']}/bundle/targets/debian11/manifest.json && echo yes").strip()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"first_install_seconds": round(proc.duration, 1), "release": alt["archive"]})
                        + "\n")
@@ -340,6 +358,17 @@ def test_the_non_default_paths_did_what_their_keys_say(alt):
     assert "stats admin if TRUE" in agent1.sh("cat /etc/haproxy/haproxy.cfg")
     # MySQL on its own port and folder, replicating.
     assert agent2.sh("mysql -N -e 'SELECT @@port, @@datadir'").split() == ["3307", "/srv/mysql/"]
+    # Two OS releases: agent1 runs Debian 11 and reads the installer's debian11 repository (as
+    # well as its own sources: keep_host_repos); its MariaDB 10.5 master replicates to agent2's
+    # 10.11 (the direction replication supports; the precheck refuses the other).
+    assert agent1.sh(". /etc/os-release && echo $VERSION_ID").strip() == "11"
+    assert "URIs: http://172.29.41.10:8181/debian11" in agent1.sh("cat /etc/apt/sources.list.d/dcos.sources")
+    versions = {n.name: n.sh("mysql -N -e 'SELECT VERSION()'").strip() for n in (agent1, agent2)}
+    assert versions["agent1"].startswith("10.5.") and versions["agent2"].startswith("10.11."), versions
+    agent1.sh("mysql -e 'CREATE DATABASE IF NOT EXISTS alt_release; CREATE TABLE IF NOT EXISTS alt_release.t "
+              "(id INT PRIMARY KEY); REPLACE INTO alt_release.t VALUES (11)'")
+    wait(lambda: agent2.sh("mysql -N -e 'SELECT id FROM alt_release.t' 2>/dev/null || true").strip() == "11", 30,
+         what="the row written on the Debian 11 master replicated to the Debian 12 slave")
     # The registry with the operator's certificate and user, from another host.
     status, _ = http("https://172.29.41.10:5443/v2/", via=agent2, headers=auth("ops", "Alt-Registry-Pass-1"))
     assert status == 200

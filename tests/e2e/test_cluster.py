@@ -34,7 +34,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 TOP = Path(__file__).resolve().parents[2]
 RESULTS = TOP / ".cache" / "test-logs" / "e2e-cluster.json"
-CLUSTER = DemoCluster(prefix="dcos-e2e", subnet="172.29.40.0/24", agents=2, label="dcos-testbed=1", name="e2e")
+# master3 runs Debian 11 beside the Debian 12 hosts (#21: a second OS release in one cluster,
+# its packages from the bundle's targets/debian11/, ZooKeeper's line the same as the others').
+CLUSTER = DemoCluster(prefix="dcos-e2e", subnet="172.29.40.0/24", agents=2, label="dcos-testbed=1", name="e2e",
+                      releases={"master3": "debian11"})
 # A machine on the cluster's LAN that is not a cluster host (an attacker's, or an operator's desk).
 LAN_MACHINE = Node("dcos-e2e-lan", "lan", "172.29.40.99")
 CONFIGURED_SECRET = "Stats-Given-In-Config-2f9c"
@@ -180,6 +183,32 @@ def test_installer_host_serves_repo_registry_and_time(installed):
     assert pushed.strip() == "pushed", pushed
     pulled = _node("agent1").sh(f"docker pull {image} >/dev/null && echo pulled", check=False, timeout=180)
     assert pulled.strip() == "pulled", pulled
+
+
+def test_a_debian_11_master_runs_its_releases_packages_from_the_bundle(installed):
+    """master3 runs Debian 11 beside Debian 12 hosts: its only package source is the
+    installer's debian11 repository (the cluster has no route out), every package of its
+    components is the version the bundle's targets/debian11/ holds, and its ZooKeeper is
+    bookworm's 3.8 line like the rest of the ensemble (3.4, bullseye's own, cannot join)."""
+    bundle = TOP / ".cache" / "test-bundles" / "e2e"
+    master3, master1 = _node("master3"), _node("master1")
+    assert master3.sh(". /etc/os-release && echo $VERSION_ID").strip() == "11"
+    assert master1.sh(". /etc/os-release && echo $VERSION_ID").strip() == "12"
+    installer = _node("installer").ip
+    assert f"URIs: http://{installer}:8081/debian11" in master3.sh("cat /etc/apt/sources.list.d/dcos.sources")
+    assert f"URIs: http://{installer}:8081/debian\n" in master1.sh("cat /etc/apt/sources.list.d/dcos.sources")
+    policy = master3.sh("apt-cache policy")
+    assert f"http://{installer}:8081/debian11 ./ Packages" in policy and "deb.debian.org" not in policy, policy
+    for node, release, manifest in ((master1, "debian12", bundle / "manifest.json"),
+                                    (master3, "debian11", bundle / "targets" / "debian11" / "manifest.json")):
+        held = {f["name"]: f["version"] for f in json.loads(manifest.read_text())["files"] if f["kind"] == "package"}
+        names = ["chrony", "docker.io", "zookeeper", "consul", "dnsmasq", "mesos", "marathon", "nftables"]
+        installed_versions = dict(line.split("\t") for line in node.sh(
+            "dpkg-query -W -f '${Package}\\t${Version}\\n' " + " ".join(names)).splitlines())
+        assert installed_versions == {n: held[n] for n in names}, (release, installed_versions)
+    assert installed_versions["zookeeper"].startswith("3.8")  # master3's, the loop's last
+    zk = master3.sh(f"bash -c 'exec 3<>/dev/tcp/{master3.ip}/2181 && printf srvr >&3 && timeout 5 cat <&3'")
+    assert "Zookeeper version: 3.8" in zk and _zk_mode(master3) in ("leader", "follower"), zk
 
 
 def test_zookeeper_mesos_and_marathon_have_one_leader(installed):

@@ -1,6 +1,7 @@
 """The bundle command's own logic: which packages a target needs, extra packages, the manifest."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,53 @@ def test_artifacts_are_fetched_once_checked_and_listed(tmp_path: Path):
         fetch_files([{**item, "sha256": "0" * 64}], out)
     with pytest.raises(BundleError, match="cannot fetch consul"):
         fetch_files([{"name": "consul", "url": (tmp_path / "missing.zip").as_uri()}], out)
+
+
+def test_a_sub_bundle_of_another_release_is_verified_with_the_top_one(tmp_path: Path):
+    """bundle/targets/debian11/ serves the Debian 11 hosts: its own manifest, left out of the
+    top one's; a corrupt file there or a sub-bundle in the wrong folder makes the whole unusable."""
+    top, sub = tmp_path / "bundle", tmp_path / "bundle" / "targets" / "debian11"
+    for folder, version in ((top, "4.3-2"), (sub, "4.0-8")):
+        (folder / "packages").mkdir(parents=True)
+        make_deb(folder / "packages", "chrony", version)
+    write_manifest(sub, "debian11")
+    manifest = write_manifest(top, "debian12")
+    assert [f["path"] for f in manifest["files"]] == ["packages/chrony_4.3-2_all.deb"]
+    report = verify_bundle(top)
+    assert report.ok, report.problems
+    assert set(report.releases) == {"debian12", "debian11"}
+    assert (report.versions["chrony"], report.targets["debian11"].versions["chrony"]) == ("4.3-2", "4.0-8")
+    assert report.files == 2
+    (sub / "packages" / "chrony_4.0-8_all.deb").write_bytes(b"changed")
+    assert verify_bundle(top).problems == [
+        "targets/debian11: packages/chrony_4.0-8_all.deb is 7 bytes, the manifest says "
+        f"{(json.loads((sub / 'manifest.json').read_text())['files'][0]['size'])} (corrupt or truncated)"]
+    (sub / "packages" / "chrony_4.0-8_all.deb").unlink()
+    write_manifest(sub, "debian11")
+    (sub.parent / "debian10").mkdir()
+    (sub / "manifest.json").rename(sub.parent / "debian10" / "manifest.json")
+    shutil.rmtree(sub)
+    assert verify_bundle(top).problems == ["targets/debian10 holds a bundle of debian11, not debian10"]
+
+
+def test_the_bundle_command_refuses_a_sub_bundle_in_the_wrong_folder_or_with_images(tmp_path: Path, capsys):
+    from installer.bundler import main
+
+    out = tmp_path / "bundle" / "targets" / "debian10"
+    assert main(["--target", "debian11", "--out", str(out)]) == 1
+    assert "a sub-bundle of debian11 goes in targets/debian11" in capsys.readouterr().err
+    out = tmp_path / "bundle" / "targets" / "debian11"
+    assert main(["--target", "debian11", "--out", str(out), "--docker-image", "x:1"]) == 1
+    assert "images go in the top bundle" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_debian11_target_takes_zookeeper_from_bookworm_and_the_rest_from_bullseye():
+    """One ensemble runs one ZooKeeper line, and the configuration is 3.5+: bullseye has
+    3.4.13. Consul and cAdvisor are bullseye's own there (Debian 12 pins them from it)."""
+    target = load_components()["targets"]["debian11"]
+    packages = packages_for(target, None)
+    assert target["extra_suites"] == ["bookworm"] and target["image"] == "debian:11"
+    assert {"zookeeper/bookworm", "libzookeeper-java/bookworm", "consul", "cadvisor"} <= set(packages)
+    assert [p for p in packages if "/" in p] == ["zookeeper/bookworm", "libzookeeper-java/bookworm"]
+    assert set(target["components"]) == set(load_components()["targets"]["debian12"]["components"])

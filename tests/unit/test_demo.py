@@ -1,6 +1,8 @@
 """The demo cluster's config.cfg (also the end-to-end test's): config.cfg.example with only
 hosts, addresses, VIP, SSH login and bundle changed, and valid; the URLs a run prints."""
 
+from pathlib import Path
+
 import pytest
 
 from installer.config import load_config
@@ -107,3 +109,51 @@ def test_the_demo_bundle_is_made_again_only_when_its_inputs_change_or_it_breaks(
     (tmp_path / "bundle" / "a.deb").write_bytes(b"pack")
     demo.build_bundle(tmp_path / "bundle", standins)
     assert len(made) == 3  # a truncated package
+
+
+def test_hosts_of_another_release_get_its_image_and_its_sub_bundle(tmp_path, monkeypatch):
+    """A cluster that mixes Debian 11 into Debian 12 (the e2e cluster's master3): that host's
+    container is of the bullseye node image, and the bundle gets targets/debian11/, resolved in
+    that image, made again only when its own inputs change."""
+    import hashlib
+    import json
+    import subprocess
+
+    from installer import demo
+
+    cluster = DemoCluster(prefix="x", releases={"master3": "debian11"})
+    others = {n.name: n.image for n in cluster.nodes if n.image != demo.IMAGE}
+    assert others == {"master3": "dcos-testbed/node:bullseye"}
+    with pytest.raises(DemoError, match="releases"):
+        DemoCluster(releases={"master9": "debian11"})
+    with pytest.raises(DemoError, match="releases"):
+        DemoCluster(releases={"master3": "debian10"})
+
+    made = []
+    real_run = subprocess.run
+
+    def run(cmd, *args, **kwargs):
+        if str(cmd[0]).endswith("install.sh"):
+            made.append((cmd[cmd.index("--target") + 1], cmd[cmd.index("--image") + 1]))
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "a.deb").write_bytes(b"package")
+            entry = {"path": "a.deb", "size": 7, "sha256": hashlib.sha256(b"package").hexdigest(), "kind": "package",
+                     "name": "a"}
+            release = cmd[cmd.index("--target") + 1]
+            (out / "manifest.json").write_text(json.dumps({"format": 1, "os": release, "files": [entry]}))
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        return real_run(cmd, *args, **kwargs)
+
+    ids = {"dcos-testbed/node:bookworm": "sha256:12", "dcos-testbed/node:bullseye": "sha256:11"}
+    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(demo, "docker", lambda *a, **k: subprocess.CompletedProcess(a, 0, ids[a[-1]] + "\n", ""))
+    bundle, standins = tmp_path / "bundle", tmp_path / "standins"
+    demo.build_bundle(bundle, standins, ("debian11",))
+    assert made == [("debian12", "dcos-testbed/node:bookworm"), ("debian11", "dcos-testbed/node:bullseye")]
+    assert set(demo.verify_bundle(bundle).releases) == {"debian12", "debian11"}
+    demo.build_bundle(bundle, standins, ("debian11",))
+    assert len(made) == 2
+    ids["dcos-testbed/node:bullseye"] = "sha256:11b"
+    demo.build_bundle(bundle, standins, ("debian11",))
+    assert made[2:] == [("debian11", "dcos-testbed/node:bullseye")]  # only the release whose image changed

@@ -292,3 +292,61 @@ def test_a_raw_nftables_ruleset_is_left_to_the_operator_with_a_warning(cfg):
     ctx = make_ctx(cfg, {"a1": {"probe": {"firewall": {"nft_rules": 12}}}})
     got, message = status(ctx, "firewall", "a1")
     assert got == Status.WARN and "does not manage" in message
+
+
+# --- a second OS release ------------------------------------------------------------------
+def _bundle_of(**releases):
+    """A verified bundle report: the first release the top one, the others its sub-bundles."""
+    (top, top_versions), *subs = releases.items()
+    report = BundleReport(path="/b", os=top, versions=dict(top_versions))
+    report.targets = {name: BundleReport(path=f"/b/targets/{name}", os=name, versions=dict(v)) for name, v in subs}
+    return report
+
+
+BULLSEYE = {"distribution_major_version": "11", "distribution_version": "11.9"}
+
+
+def test_each_host_needs_its_own_release_in_the_bundle(cfg):
+    ctx = make_ctx(cfg, {"a1": {"facts": BULLSEYE}}, bundle=_bundle_of(debian12={}))
+    got, message = status(ctx, "repo_release", "a1")
+    assert got == Status.FAIL and message == "this host runs debian11; the bundle serves debian12 only"
+    assert results_for(ctx, "repo_release", "a1")[0].fix.startswith(
+        "on a machine with access: ./install.sh bundle --target debian11 --out /b/targets/debian11")
+    assert status(ctx, "repo_release", "m1") == (Status.PASS, "debian12 packages from the top bundle")
+    ctx = make_ctx(cfg, {"a1": {"facts": BULLSEYE}}, bundle=_bundle_of(debian12={}, debian11={}))
+    assert status(ctx, "repo_release", "a1") == (Status.PASS, "debian11 packages from targets/debian11")
+    rocky = {"os_family": "RedHat", "distribution": "Rocky", "distribution_major_version": "9"}
+    got, message = status(make_ctx(cfg, {"a1": {"facts": rocky}}, bundle=_bundle_of(debian12={})), "repo_release",
+                          "a1")
+    assert got == Status.FAIL and "runs el9" in message and "one family" in message
+    got, message = status(make_ctx(cfg, {"a1": {"facts": rocky}}, bundle=_bundle_of(el8={})), "repo_release", "a1")
+    assert got == Status.FAIL and "serves el8 only" in message
+    assert status(make_ctx(cfg), "repo_release", "a1")[0] == Status.PASS  # no phase needs the bundle
+
+
+@pytest.mark.parametrize("master_facts, slave_facts, expected", [
+    ({}, BULLSEYE, Status.FAIL),      # 10.11 master, 10.5 slave: refused
+    (BULLSEYE, {}, Status.PASS),      # 10.5 master, 10.11 slave: replication's own direction
+    (BULLSEYE, BULLSEYE, Status.PASS),
+])
+def test_a_mysql_slave_older_than_its_master_is_refused(tmp_path, master_facts, slave_facts, expected):
+    cfg = make_cfg(tmp_path, cluster_extra="[mysql]\nmaster = m1\nslave = a1\n")
+    bundle = _bundle_of(debian12={"mariadb-server": "1:10.11.6-0+deb12u1"},
+                        debian11={"mariadb-server": "1:10.5.23-0+deb11u1"})
+    ctx = make_ctx(cfg, {"m1": {"facts": master_facts}, "a1": {"facts": slave_facts}}, bundle=bundle)
+    got, message = status(ctx, "mysql_versions", "a1")
+    assert got == expected, message
+    if expected == Status.FAIL:
+        assert message == ("MariaDB 1:10.5.23-0+deb11u1 of debian11 here is older than 1:10.11.6-0+deb12u1 of "
+                           "debian12 on the master m1: replication runs from an older master to a newer slave only")
+    assert not results_for(ctx, "mysql_versions", "m1")
+
+
+def test_package_versions_compare_by_their_upstream_numbers():
+    from installer.precheck.checks.repo import upstream_version
+
+    assert upstream_version("1:10.11.6-0+deb12u1") == (10, 11, 6)
+    assert upstream_version("10.5.23-0+deb11u1") == (10, 5, 23)
+    assert upstream_version("3.8.0") == (3, 8, 0)
+    assert upstream_version("2.6.12-1+deb12u1") > upstream_version("2.2.9-2+deb11u6")
+    assert upstream_version("weird") == ()

@@ -170,3 +170,18 @@ def test_a_target_that_cannot_carry_the_installer_is_refused_before_any_download
         monkeypatch.setattr(release, name, no)
     with pytest.raises(release.ReleaseError, match=message):
         release.build(target, tmp_path / "bundle", tmp_path / "out", None, "x86_64")
+
+
+def test_a_bundle_without_the_installer_hosts_release_is_refused(tmp_path, monkeypatch):
+    """A release for debian12 carries the packages the installer host itself installs from."""
+    from installer.bundle import BundleReport
+
+    monkeypatch.setattr(release, "verify_bundle", lambda path: BundleReport(path=path, os="debian11"))
+    def no(*args, **kwargs):
+        raise AssertionError("nothing may be downloaded or written for a bundle without the host's release")
+
+    for name in ("build_wheelhouse", "build_controller_packages", "write_archive"):
+        monkeypatch.setattr(release, name, no)
+    with pytest.raises(release.ReleaseError, match="has no packages of debian12, the installer host's release "
+                                                   r"\(it serves debian11\)"):
+        release.build("debian12", tmp_path / "bundle", tmp_path / "out", None, "x86_64")

@@ -52,8 +52,9 @@ def test_the_digest_follows_the_inputs_and_not_the_run(tmp_path):
     secrets.write_text("a: 1\n")
     state.mkdir()
     (state / "ca.crt").write_text("CA 1")
-    bundle.mkdir()
+    (bundle / "targets" / "debian11").mkdir(parents=True)
     (bundle / "manifest.json").write_text('{"v": 1}')
+    (bundle / "targets" / "debian11" / "manifest.json").write_text('{"v": 11}')
     extravars = {"dcos": {"ntp": {"upstream": "a"}}, "dcos_run_id": "run-1"}
 
     def digest(**changed) -> str:
@@ -63,7 +64,8 @@ def test_the_digest_follows_the_inputs_and_not_the_run(tmp_path):
     assert digest(extravars={**extravars, "dcos_run_id": "run-2"}) == base  # another run, same inputs
     assert digest(extravars={**extravars, "dcos": {"ntp": {"upstream": "b"}}}) != base
     for path, text in ((template, "server {{ y }}\n"), (secrets, "a: 2\n"), (state / "ca.crt", "CA 2"),
-                       (bundle / "manifest.json", '{"v": 2}')):
+                       (bundle / "manifest.json", '{"v": 2}'),
+                       (bundle / "targets" / "debian11" / "manifest.json", '{"v": 12}')):
         before = path.read_text()
         path.write_text(text)
         assert digest() != base, path

@@ -2,8 +2,10 @@
 server answer and hold what the install needs, seen from the installer host and from every
 cluster host. Before those services exist, the checks say they will be installed."""
 
+import itertools
 import json
 
+from installer.bundle import TARGETS, os_target
 from installer.precheck.model import Context, HostObservation, fail, ok
 from installer.precheck.registry import check
 
@@ -86,3 +88,70 @@ def _reachable(name: str, fact: str, label: str, good: tuple[int, ...]):
 check("repo_reachable", "repo", groups=("cluster",))(_reachable("repo_reachable", REPO_FACT, "package repo", (200,)))
 check("registry_reachable", "repo", groups=("cluster",))(
     _reachable("registry_reachable", REGISTRY_FACT, "registry (TLS, cluster CA)", (200, 401)))
+
+
+def _family(target: str) -> str:
+    return "el" if target.startswith("el") else "debian"
+
+
+@check("repo_release", "repo")
+def repo_release(obs: HostObservation, ctx: Context):
+    """The bundle serves this host's OS release: the top bundle's own, or a sub-bundle of the
+    same family under targets/ (a Debian 11 host beside Debian 12 ones)."""
+    if ctx.bundle is None or not ctx.bundle.os:
+        return [ok("repo_release", obs.host.id, "not needed by the selected phases")]
+    mine, top = os_target(obs.facts), ctx.bundle.os
+    served = ctx.bundle.releases
+    if mine in served:
+        where = "the top bundle" if mine == top else f"{TARGETS}/{mine}"
+        return [ok("repo_release", obs.host.id, f"{mine} packages from {where}")]
+    if _family(mine) != _family(top):
+        return [fail("repo_release", obs.host.id, f"this host runs {mine} and the installer host's bundle is of "
+                     f"{top}: one cluster's hosts are all of one family (Debian or EL)",
+                     "install this host with an OS of the bundle's family")]
+    if _family(top) == "el":
+        return [fail("repo_release", obs.host.id, f"this host runs {mine}; the bundle serves {top} only (a second "
+                     "EL release beside the first is not served)", f"install this host with {top}")]
+    return [fail("repo_release", obs.host.id, f"this host runs {mine}; the bundle serves {', '.join(served)} only",
+                 f"on a machine with access: ./install.sh bundle --target {mine} --out "
+                 f"{ctx.bundle.path}/{TARGETS}/{mine}, then copy that folder in")]
+
+
+def upstream_version(version: str) -> tuple[int, ...]:
+    """The upstream part of a package version as numbers: 1:10.11.6-0+deb12u1 -> (10, 11, 6)."""
+    upstream = version.split(":", 1)[-1].rsplit("-", 1)[0]
+    numbers = []
+    for part in upstream.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
+
+
+@check("mysql_versions", "repo", groups=("mysql",))
+def mysql_versions(obs: HostObservation, ctx: Context):
+    """MariaDB replicates from an older master to a newer slave, not the reverse: with the pair
+    on two OS releases, the slave's release must not bring an older MariaDB."""
+    cfg = ctx.cfg
+    if obs.host != cfg.mysql_slave or cfg.mysql_master is None or ctx.bundle is None:
+        return []
+    master = ctx.hosts.get(cfg.mysql_master.id)
+    if master is None or not master.observed:
+        return []
+    releases = ctx.bundle.releases
+    found = {}
+    for role, host in (("master", master), ("slave", obs)):
+        target = os_target(host.facts)
+        version = releases.get(target).versions.get("mariadb-server", "") if target in releases else ""
+        if not version:
+            return []  # repo_release names a release without a bundle
+        found[role] = (target, version)
+    (m_target, m_version), (s_target, s_version) = found["master"], found["slave"]
+    if upstream_version(s_version)[:2] >= upstream_version(m_version)[:2]:
+        return [ok("mysql_versions", obs.host.id, f"MariaDB {s_version} here, {m_version} on the master")]
+    return [fail("mysql_versions", obs.host.id, f"MariaDB {s_version} of {s_target} here is older than "
+                 f"{m_version} of {m_target} on the master "
+                 f"{cfg.mysql_master.id}: replication runs from an older master to a newer slave only",
+                 "make the host of the newer OS release the slave ([mysql] master and slave), or put both on "
+                 "one release")]
