@@ -139,9 +139,16 @@ def test_a_failing_task_exits_1_naming_the_host_and_the_message(cluster):
 
 
 def test_ctrl_c_stops_the_run_and_says_how_to_resume(cluster):
-    proc = subprocess.Popen([str(TOP / "install.sh"), str(cluster["config"]), "--runs-dir", str(cluster["runs"]),
-                             "--phases", "hosts", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    # SIGINT as a terminal's shell gives it: a test session started in the background of a
+    # non-interactive shell (`cmd &`) inherits SIGINT ignored, which exec keeps and Python then
+    # respects; a handler of ours here is reset to the default in the child instead.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([str(TOP / "install.sh"), str(cluster["config"]), "--runs-dir",
+                                 str(cluster["runs"]), "--phases", "hosts", "--yes"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     before = set(cluster["runs"].iterdir())
     deadline = time.time() + 120
     started = False
