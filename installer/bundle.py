@@ -64,11 +64,12 @@ def os_target(facts: dict) -> str:
     return f"{name}{major}"
 
 
-def verify_bundle(path: Path) -> BundleReport:
-    """The top bundle and every sub-bundle under targets/ (their problems prefixed with it)."""
+def verify_bundle(path: Path, with_targets: bool = True) -> BundleReport:
+    """The top bundle and (with_targets) every sub-bundle under targets/, their problems
+    prefixed with it."""
     report = _verify_one(path)
     subs = path / TARGETS
-    if report.ok and subs.is_dir():
+    if with_targets and report.ok and subs.is_dir():
         for folder in sorted(p for p in subs.iterdir() if p.is_dir()):
             sub = _verify_one(folder)
             rel = f"{TARGETS}/{folder.name}"

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from installer.bundle import verify_bundle
+from installer.bundle import TARGETS, verify_bundle
 
 TOP = Path(__file__).resolve().parent.parent
 IMAGE = "dcos-testbed/node:bookworm"
@@ -275,10 +275,12 @@ def build_bundle(out: Path, standins: Path, releases: tuple[str, ...] = ()) -> N
         subprocess.run([sys.executable, "-m", "demo.standins.build", str(standins)], cwd=TOP, check=True,
                        stdout=subprocess.DEVNULL)
         for release in ("debian12", *releases):
-            folder = out if release == "debian12" else out / "targets" / release
+            folder = out if release == "debian12" else out / TARGETS / release
             marker = out.parent / (f".{out.name}.inputs" if folder == out else f".{out.name}.{release}.inputs")
             inputs = bundle_inputs(standins, RELEASE_IMAGES[release])
-            if marker.is_file() and marker.read_text().strip() == inputs and verify_bundle(out).ok:
+            # Each release's own files only: a sub-bundle is checked (and made) in its own turn.
+            if marker.is_file() and marker.read_text().strip() == inputs and \
+                    verify_bundle(folder, with_targets=False).ok:
                 continue
             marker.unlink(missing_ok=True)
             proc = subprocess.run([str(TOP / "install.sh"), "bundle", "--target", release, "--out", str(folder),
