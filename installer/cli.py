@@ -4,9 +4,11 @@ Exit codes: 0 success, 1 run failed, 2 bad input, 3 precheck failed, 130 interru
 
 import argparse
 import difflib
+import ipaddress
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from installer import __version__
@@ -44,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
                         "ARCHIVE: put a backup's ZooKeeper data and MySQL databases back into the installed "
                         "cluster (downtime), then verify")
     p.add_argument("archive", nargs="?", type=Path, help="restore: the backup archive (.tar.gz)")
+    p.add_argument("--rehearse", action="store_true",
+                   help="restore: restore ARCHIVE into throwaway local containers (Docker, a checkout of the "
+                        "installer), install, restore, verify and say what came back; the cluster itself is not "
+                        "touched and no config.cfg is needed: ./install.sh restore ARCHIVE --rehearse")
+    p.add_argument("--keep", action="store_true", help="with --rehearse: keep the containers (and the copies of "
+                                                       "the secrets) to look around")
+    p.add_argument("--subnet", metavar="CIDR", help="with --rehearse: the containers' network (default: "
+                                                    "172.29.60.0/24)")
     p.add_argument("--validate", action="store_true",
                    help="only validate config.cfg (and the files it names): no host contacted, nothing written; "
                         "exit 0 valid, 2 not (with --json: one JSON document)")
@@ -122,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] in (["bundle"], ["release"]):
         return _tool(argv[0], argv[1:])
+    if argv[:1] == ["restore"]:  # ./install.sh restore ARCHIVE --rehearse: no config.cfg, the archive's
+        return _rehearse_alone(argv)
     args = _parser().parse_intermixed_args(argv)  # "config.cfg --runs-dir X uninstall" too
+    if _misplaced_rehearsal(args):
+        return EXIT_BAD_INPUT
     if args.list_phases:
         return _list_phases()
     if args.destroy and not args.demo:
@@ -230,6 +244,26 @@ def _config(args):
         return None
 
 
+def _rehearse_alone(argv: list[str]) -> int:
+    args = _parser().parse_intermixed_args(["-", *argv])
+    args.config = None
+    if not args.rehearse:
+        _err("restore needs the cluster's config.cfg: ./install.sh config.cfg restore ARCHIVE (or rehearse it "
+             "without: ./install.sh restore ARCHIVE --rehearse)")
+        return EXIT_BAD_INPUT
+    return _rehearse(args)
+
+
+def _misplaced_rehearsal(args) -> bool:
+    if (args.keep or args.subnet) and not args.rehearse:
+        _err("--keep and --subnet go with restore ARCHIVE --rehearse")
+        return True
+    if args.rehearse and args.command != "restore":
+        _err("--rehearse goes with restore: ./install.sh restore ARCHIVE --rehearse")
+        return True
+    return False
+
+
 def _start(cfg, options):
     """The run started, or None when another run of the cluster holds it (said)."""
     try:
@@ -255,7 +289,7 @@ def _operation(args) -> int:
     if args.command == "backup":
         return _backup(args)
     if args.command == "restore":
-        return _restore(args)
+        return _rehearse(args) if args.rehearse else _restore(args)
     if args.since or args.out:
         _err("--since and --out go with diagnostics (and --out with backup): ./install.sh config.cfg diagnostics "
              "[--since 24h] [--out DIR]")
@@ -486,6 +520,148 @@ def _restore(args) -> int:
         return code
     finally:
         backup.close()
+
+
+def _rehearse(args) -> int:
+    """./install.sh restore ARCHIVE --rehearse: the archive checked as a restore checks it, then
+    throwaway containers of its cluster, install, restore, verify, what came back, and the
+    containers removed (installer/rehearse.py)."""
+    from installer import rehearse
+    from installer.demo import TOP
+    from installer.restore import BadArchive, check_against, open_backup
+
+    if _refused_flags(args, (), "restore --rehearse", " (the rehearsal is of the whole cluster)"):
+        return EXIT_BAD_INPUT
+    if args.archive is None:
+        _err("restore --rehearse: give the backup archive: ./install.sh restore ARCHIVE --rehearse")
+        return EXIT_BAD_INPUT
+    if not (TOP / "demo" / "node").is_dir():
+        _err("restore --rehearse makes local containers (Docker, the demo's node image): it needs a checkout of "
+             "the installer's repository, not a release; copy the archive to such a machine")
+        return EXIT_BAD_INPUT
+    try:
+        subnet = ipaddress.ip_network(args.subnet or rehearse.SUBNET)
+        if subnet.prefixlen > 24:
+            raise ValueError("give a /24 or larger")
+    except ValueError as exc:
+        _err(f"--subnet {args.subnet}: {exc}")
+        return EXIT_BAD_INPUT
+    try:
+        backup = open_backup(args.archive)
+    except BadArchive as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    try:
+        if args.config:  # given: it must be the archive's cluster (the rehearsal uses the archive's)
+            given = _config(args)
+            if given is None:
+                return EXIT_BAD_INPUT
+            problems = check_against(given, backup)
+            for problem in problems:
+                _err(problem)
+            if problems:
+                return EXIT_BAD_INPUT
+        return _rehearsal(args, rehearse.Rehearsal(backup, subnet=str(subnet)))
+    finally:
+        backup.close()
+
+
+def _rehearsal(args, rehearsal) -> int:
+    import types
+
+    import yaml
+
+    from installer import rehearse
+    from installer.demo import DemoError
+    from installer.restore import plan as restore_plan
+    from installer.restore import put_secrets_back, run_options
+
+    backup = rehearsal.backup
+    out = sys.stderr if args.json else sys.stdout
+    folder = Path(args.runs_dir) / "rehearse" / backup.cluster
+    runs = folder / "runs"
+    started = time.monotonic()
+    times: dict[str, float] = {}
+    print(f"Rehearse a restore of cluster {backup.cluster} from {backup.path.name} (taken {backup.created}): "
+          "nothing of the cluster itself is touched\n"
+          f"  throwaway containers {rehearsal.prefix}-<host> of the archive's hosts, on the internal network "
+          f"{rehearsal.subnet} (no route out); the archive's config.cfg with their addresses, the SSH login, the "
+          f"VIP, the bundle and the hardware floors of the precheck changed: {_shown_path(folder / 'config.cfg')}\n"
+          "  then: install (every phase), restore, verify, what came back; the containers are removed after"
+          + (" (kept: --keep)" if args.keep else " (--keep keeps them)"), file=out, flush=True)
+    try:
+        try:
+            config, nodes = rehearse.prepare(rehearsal, folder, out)
+            cfg = rehearse.load(config)
+        except (rehearse.RehearsalError, DemoError) as exc:
+            _err(f"restore --rehearse: {exc}")
+            return EXIT_FAILED
+        times["containers"] = time.monotonic() - started
+        for path in put_secrets_back(cfg, backup, runs)[0]:
+            print(f"  the archive's secrets: {_shown_path(path)}", file=out, flush=True)
+        shown = types.SimpleNamespace(json=args.json, config=str(config))
+        phases = [p.name for p in select(None, [], None) if p.configured(cfg)]
+        for step, options in (("install", RunOptions(phases=phases, verbosity=args.verbose, runs_dir=runs,
+                                                     rehearsal=True)),
+                              ("restore", run_options(backup, verbosity=args.verbose, runs_dir=runs,
+                                                      rehearsal=True))):
+            if step == "restore":
+                print(restore_plan(cfg, backup, backup.path.stat().st_size), file=out, flush=True)
+            begun = time.monotonic()
+            run = _start(cfg, options)
+            code = EXIT_BAD_INPUT if run is None else follow(run, shown)
+            times[step] = time.monotonic() - begun
+            if code != 0:
+                _err(f"restore --rehearse: the {step} of the rehearsal's cluster FAILED (exit {code})"
+                     + (": this archive did not bring its cluster back" if step == "restore" else "")
+                     + f"; its runs are in {_shown_path(runs)}"
+                     + ("" if args.keep else "; run again with --keep to look into the hosts"))
+                return code
+        secrets = yaml.safe_load((runs / "secrets" / f"{cfg.cluster.name}.yml").read_text()) or {}
+        return _came_back(cfg, backup, nodes, secrets, times, time.monotonic() - started, out)
+    finally:
+        if not args.keep:
+            try:
+                rehearse.remove(rehearsal)
+            except DemoError as exc:
+                _err(f"the rehearsal's containers were not all removed ({exc}): docker rm -f them by the label "
+                     f"{rehearse.LABEL}")
+            # The copies of the archive's secrets (the archive keeps them).
+            shutil.rmtree(runs / "secrets", ignore_errors=True)
+            shutil.rmtree(runs / "state", ignore_errors=True)
+
+
+def _came_back(cfg, backup, nodes, secrets: dict, times: dict[str, float], total: float, out) -> int:
+    """What the restore brought back into the rehearsal's cluster; 0 when every database of the
+    archive is there and Marathon answers."""
+    from installer.rehearse import database_rows, marathon_apps
+
+    problems: list[str] = []
+    lines: list[str] = []
+    apps = marathon_apps(cfg, nodes, secrets)
+    if apps is None:
+        problems.append("Marathon did not answer on any master")
+    else:
+        lines.append(f"  Marathon: {len(apps)} app{'s' if len(apps) != 1 else ''}" + (f": {', '.join(apps)}"
+                                                                                    if apps else ""))
+    if cfg.mysql is not None and backup.databases:
+        master = next((n for n in nodes if n.ip == str(cfg.mysql_master.ip)), None)
+        for database in backup.databases:
+            rows = database_rows(master, database) if master is not None else None
+            if rows is None:
+                problems.append(f"MySQL: database {database} of the archive is not on the master")
+                continue
+            tables = ", ".join(f"{t} {n} row{'s' if n != 1 else ''}" for t, n in rows.items()) or "no table"
+            lines.append(f"  MySQL {database}: {tables}")
+    elif cfg.mysql is not None:
+        lines.append("  MySQL: the archive has no database of yours")
+    spent = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in times.items())
+    verdict = "FAILED" if problems else "PASSED"
+    print(f"Rehearsal of cluster {backup.cluster} from {backup.path.name} (taken {backup.created}): {verdict} in "
+          f"{total:.0f} s ({spent}); verify passed on the restored cluster. What came back:", file=out, flush=True)
+    for line in lines + [f"  {p}" for p in problems]:
+        print(line, file=out, flush=True)
+    return EXIT_FAILED if problems else 0
 
 
 def _shown_path(path: Path) -> str:

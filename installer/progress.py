@@ -231,7 +231,9 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
             if failure.get("journal"):
                 console.print("    " + failure["journal"].replace("\n", "\n    "), markup=False, highlight=False,
                               soft_wrap=True)
-    links = run.endpoints()
+    # A rehearsal's cluster is removed after it: nothing to open, nothing to resume.
+    throwaway = getattr(run.options, "rehearsal", False)
+    links = [] if throwaway else run.endpoints()
     if links:
         console.print("Open:")
         width = max(len(link.name) for link in links)
@@ -240,6 +242,8 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
                           markup=False, highlight=False, soft_wrap=True)
     console.print(f"Full log: {run.run_dir.log_file}", markup=False, highlight=False)
     console.print(f"Events:   {run.run_dir.events_file}", markup=False, highlight=False)
+    if throwaway:
+        return
     if run.state == "precheck_failed":
         console.print(f"Fix what the precheck found (or waive a check in [precheck] waive), then run again: "
                       f"./install.sh {config_arg}", markup=False, highlight=False)

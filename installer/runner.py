@@ -90,6 +90,9 @@ class RunOptions:
     # --full: every role runs on every host, converged or not (installer/stamps.py); it is
     # recorded as converged after.
     full: bool = False
+    # restore --rehearse (installer/rehearse.py): a cluster of throwaway containers, removed after
+    # the run: the summary names no endpoint to open and no command to resume
+    rehearsal: bool = False
 
 
 @dataclass

@@ -921,6 +921,7 @@ def test_restore_brings_back_the_app_and_the_row(installed):
         pytest.fail("no archive: test_backup_holds_zookeeper_mysql_and_the_secrets did not make one (run it first)")
     master, slave = _node("agent1"), _node("agent2")
     rows = master.sh("mysql -N -e 'SELECT COUNT(*) FROM e2e.t'").strip()
+    STATE["rows"] = int(rows)  # as the backup has them (nothing was written since)
     status, _ = _http(_vip_url(443) + "v2/apps/e2e/sleeper", method="DELETE", headers=STATE["marathon"],
                       cafile=STATE["ca"])
     assert status in (200, 202), status
@@ -955,6 +956,46 @@ def test_restore_brings_back_the_app_and_the_row(installed):
     proc = _install(env, "restore", str(damaged), "--yes")
     assert proc.returncode == 2 and "not whole" in proc.stderr, proc.stderr
     damaged.unlink()
+
+
+def test_a_rehearsal_restores_the_backup_into_throwaway_containers(installed):
+    """./install.sh restore ARCHIVE --rehearse, with no config.cfg (the archive's): throwaway
+    containers named as the cluster's hosts on a network of their own, install from the
+    archive's config moved there, restore, verify; it prints the app and the rows that came
+    back, removes its containers and the copies of the secrets, and leaves the real cluster
+    and its runs as they were. No secret in the rehearsal's run records."""
+    env = installed
+    if "backup" not in STATE or "rows" not in STATE:
+        pytest.fail("no archive: the backup and restore tests did not run first")
+    runs_before = sorted(p.name for p in env["runs"].iterdir())
+    start = time.time()
+    proc = subprocess.run([str(TOP / "install.sh"), "restore", str(STATE["backup"]), "--rehearse",
+                           "--runs-dir", str(env["runs"])], capture_output=True, text=True, timeout=2700,
+                          check=False, stdin=subprocess.DEVNULL)
+    _record("rehearsal_seconds", round(time.time() - start, 1))
+    out = proc.stdout
+    assert proc.returncode == 0, (out + proc.stderr)[-8000:]
+    assert "nothing of the cluster itself is touched" in out and "the archive's config.cfg's own" in out, out[:3000]
+    verdict = next(line for line in out.splitlines() if line.startswith("Rehearsal of cluster e2e from "))
+    assert ": PASSED in " in verdict and "verify passed on the restored cluster" in verdict, verdict
+    assert "/e2e/sleeper" in next(line for line in out.splitlines() if line.startswith("  Marathon: "))
+    rows = STATE["rows"]
+    assert f"  MySQL e2e: t {rows} row{'s' if rows != 1 else ''}" in out.splitlines(), out[-3000:]
+    # Its containers and network are gone; the real cluster's hosts, runs and data are untouched.
+    assert not docker("ps", "-a", "-q", "--filter", "label=dcos-rehearse=1").stdout.strip()
+    assert not docker("network", "ls", "-q", "--filter", "name=dcos-rehearse-net").stdout.strip()
+    assert sorted(p.name for p in env["runs"].iterdir()) == sorted({*runs_before, "rehearse"})
+    assert "/e2e/sleeper" in _apps()
+    rehearsal = env["runs"] / "rehearse" / CLUSTER.name
+    assert not (rehearsal / "runs" / "secrets").exists() and not (rehearsal / "runs" / "state").exists()
+    assert (rehearsal / "config.cfg").stat().st_mode & 0o077 == 0
+    secrets = {name: str(value) for name, value in _secrets(env).items()}
+    found, modes = run_record_leaks(rehearsal / "runs", {**secrets, "configured stats_password": CONFIGURED_SECRET})
+    assert found == [] and modes == [], (found, modes)
+    runs = sorted(p.name for p in (rehearsal / "runs").iterdir() if p.name[:8].isdigit() and p.is_dir())
+    assert len(runs) == 2, runs  # the install and the restore (with its verify)
+    summary = run_summary(rehearsal / "runs")
+    assert [p["phase"] for p in summary["phases"]] == ["restore", "verify"], summary["phases"]
 
 
 def _archive(path: Path) -> dict[str, str]:

@@ -71,19 +71,21 @@ def test_a_run_after_a_killed_one_says_where_that_one_stopped(tmp_path):
     assert "stopped in the hosts phase" in text and "--from hosts" in text
 
 
-def _summary_of(operation: str, statuses: dict[str, str], again: str | None = None, state: str = "failed") -> str:
+def _summary_of(operation: str, statuses: dict[str, str], again: str | None = None, state: str = "failed",
+                rehearsal: bool = False) -> str:
     from types import SimpleNamespace
 
     from rich.console import Console
 
+    from installer.endpoints import Endpoint
     from installer.progress import print_summary
     from installer.runner import PhaseResult, RunOptions
 
     run = SimpleNamespace(
-        state=state, options=RunOptions(operation=operation, again=again),
+        state=state, options=RunOptions(operation=operation, again=again, rehearsal=rehearsal),
         results=[PhaseResult(phase=name, status=status) for name, status in statuses.items()],
         run_dir=SimpleNamespace(run_id="r1", log_file="/tmp/r1/install.log", events_file="/tmp/r1/events.jsonl"),
-        endpoints=lambda: [])
+        endpoints=lambda: [Endpoint("Marathon", "https://10.0.0.100/")])
     out = io.StringIO()
     print_summary(Console(file=out, width=200), run, "config.cfg")
     return out.getvalue()
@@ -102,6 +104,16 @@ def test_a_failed_operation_says_to_run_it_again_and_an_install_where_to_resume(
             "--hosts agent2 --purge-data") in text
     text = _summary_of("install", {"repo": "successful", "hosts": "failed", "zookeeper": "skipped"})
     assert "Resume after fixing the cause: ./install.sh config.cfg --from hosts" in text
+
+
+def test_a_rehearsals_runs_name_nothing_to_open_or_resume():
+    """Its containers are removed after the run: an endpoint or a --from would send the operator
+    to a cluster that is gone."""
+    text = _summary_of("install", {"repo": "successful", "hosts": "failed"}, rehearsal=True)
+    assert "Full log: /tmp/r1/install.log" in text and "Open:" not in text and "--from" not in text
+    text = _summary_of("restore", {"restore": "failed"}, again="restore a.tar.gz", rehearsal=True)
+    assert "Run it again" not in text
+    assert "Open:" in _summary_of("install", {"repo": "successful"}, state="successful")
 
 
 def test_each_operation_knows_the_command_that_runs_it_again():
