@@ -101,3 +101,28 @@ def test_a_template_that_holds_a_secret_shows_no_diff(role):
             module = task.get("ansible.builtin.template") or task.get("template")
             if isinstance(module, dict) and module.get("src") in holders:
                 assert task.get("diff") is False, f"{path.name}: {task.get('name')} renders a secret, no diff: false"
+
+
+VERSIONED = [r for r in ROLE_NAMES if f"{r}_version" in load_yaml(ROLES / r / "defaults" / "main.yml")]
+
+
+def test_the_roles_whose_version_config_sets_are_known():
+    assert set(VERSIONED) == {"zookeeper", "mesos_master", "mesos_agent", "marathon", "consul"}
+
+
+@pytest.mark.parametrize("role", VERSIONED)
+def test_a_package_whose_version_config_sets_restarts_its_daemon_when_it_changes(role):
+    """A version changed in config.cfg installs that package (name=version), and the daemon
+    kept running the old code: nothing restarted it, and verify does not compare versions. The
+    install task of the versioned package notifies the role's restart (on a first install the
+    configuration's change notifies the same one: no second restart)."""
+    tasks = [t for path in sorted((ROLES / role / "tasks").glob("*.yml")) for t in _tasks(load_yaml(path))]
+    handlers = _tasks(load_yaml(ROLES / role / "handlers" / "main.yml"))
+    restart = {h["listen"] for h in handlers if isinstance(h.get("listen"), str) and h["listen"].endswith("restart")}
+    installs = [t for t in tasks
+                if "ansible.builtin.package" in t and f"{role}_version" in str(t["ansible.builtin.package"])]
+    assert installs, f"{role}: no package task installs {role}_version"
+    for task in installs:
+        notified = task.get("notify")
+        notified = {notified} if isinstance(notified, str) else set(notified or [])
+        assert notified & restart, f"{role}: {task['name']!r} restarts nothing when the version changes"
