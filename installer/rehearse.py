@@ -184,8 +184,10 @@ def choose_bundle(text: str, folder: Path) -> tuple[Path, str]:
         entry = _ENTRY.match(line)
         if section == "repo" and entry and entry.group("key").strip().lower() == "bundle":
             bundle = _value(entry.group("value"))
-    path = Path(bundle) if bundle else None
-    if path is not None and path.is_absolute() and path.is_dir():
+    # A relative path was relative to the config's folder on the cluster's controller: here,
+    # to the folder the rehearsal is started from (where the installer and its bundle/ are).
+    path = Path(bundle).expanduser().resolve() if bundle else None
+    if path is not None and path.is_dir():
         report = verify_bundle(path)
         if report.ok and report.os == "debian12":
             return path, "the archive's config.cfg's own, found on this controller and verified"

@@ -151,3 +151,25 @@ def test_a_config_of_another_cluster_is_refused(made, capsys, tmp_path):  # noqa
     other.write_text(cfg.path.read_text().replace("name = demo", "name = other", 1))
     assert main([str(other), "restore", str(path), "--rehearse", "--runs-dir", str(runs)]) == 2
     assert "the archive is of cluster 'demo'" in capsys.readouterr().err
+
+
+def test_the_archives_bundle_is_used_when_it_verifies_here(tmp_path, monkeypatch):
+    """The config's bundle, absolute or relative to where the rehearsal starts, when it is a
+    Debian 12 bundle that verifies; the demo's otherwise (made from the checkout)."""
+    from installer import rehearse
+    from installer.bundle import BundleReport
+
+    built = []
+    monkeypatch.setattr("installer.demo.build_bundle", lambda out, standins: built.append(out))
+    monkeypatch.setattr("installer.bundle.verify_bundle",
+                        lambda path: BundleReport(path=path, os="debian12" if path.name == "good" else "el8"))
+    (tmp_path / "good").mkdir()
+    (tmp_path / "el").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert rehearse.choose_bundle("[repo]\nbundle = good\n", tmp_path / "r")[0] == tmp_path / "good"
+    assert rehearse.choose_bundle(f"[repo]\nbundle = {tmp_path / 'good'}\n", tmp_path / "r")[0] == tmp_path / "good"
+    assert built == []
+    for text in ("[repo]\nbundle = el\n", "[repo]\nbundle = missing\n", "[cluster]\nname = x\n"):
+        path, why = rehearse.choose_bundle(text, tmp_path / "r")
+        assert path == tmp_path / "r" / "bundle" and "the demo's" in why
+    assert len(built) == 3
