@@ -373,6 +373,15 @@ def units_of(cfg: Config, host: Host) -> dict[str, list[str]]:
     return {family: [u for c in components_of(cfg, host) for u in c.units[family]] for family in FAMILIES}
 
 
+def unit_packages_of(cfg: Config, host: Host) -> dict[str, dict[str, list[str]]]:
+    """Per OS family, each unit the host runs with the packages that are its code: verify asks
+    whether a process of the unit still runs files of them that were replaced since it started
+    (a package upgraded under it). A unit of no package (EL's ZooKeeper and Consul come from an
+    archive) has an empty list: nothing is asked."""
+    return {family: {u: list(c.packages.get(family, ())) for c in components_of(cfg, host) for u in c.units[family]}
+            for family in FAMILIES}
+
+
 def folders_of(cfg: Config, host: Host) -> list[tuple[Component, Folder, str]]:
     """(component, folder, path) of every data folder the host's components own."""
     out = []

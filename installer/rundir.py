@@ -29,7 +29,7 @@ import yaml
 from pydantic import SecretStr
 
 from installer import __version__
-from installer.catalogue import consul_services, units_of
+from installer.catalogue import consul_services, unit_packages_of, units_of
 from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
 from installer.ports import admin_networks, cluster_addresses, firewall_rules, host_ports
@@ -119,6 +119,7 @@ def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
     # them) and the services it registers in Consul (no secret: a check that needs
     # credentials names them in `auth`, group_vars adds them).
     hv["dcos_units"] = units_of(cfg, host)
+    hv["dcos_unit_packages"] = unit_packages_of(cfg, host)
     hv["dcos_consul_services"] = consul_services(cfg, host)
     masters = cfg.group("masters")
     if host in masters:

@@ -381,7 +381,8 @@ def test_mysql_replicates_to_the_slave(installed):
 def test_verify_names_every_broken_fact_at_once(installed):
     """Facts broken at once: Marathon and ZooKeeper stopped on a master, the VIP on both lb hosts
     (split brain), a service registered at an address that is not its host's, the MySQL slave's
-    SQL thread stopped while the master takes a write, the firewall's table gone from a host.
+    SQL thread stopped while the master takes a write, the firewall's table gone from a host, a
+    package reinstalled under its running daemon (Consul runs a binary that is gone).
     One verify run fails and names every one of them, with the stopped units' journals."""
     holder = _vip_holder()
     other = _node("master2" if holder == "master1" else "master1")
@@ -394,6 +395,10 @@ def test_verify_names_every_broken_fact_at_once(installed):
     slave.sh("mysql -e 'STOP SLAVE SQL_THREAD'")
     master.sh("mysql -e \"INSERT INTO e2e.t VALUES ('while the slave stands still')\"")
     _node("master3").sh("systemctl stop dcos-marathon zookeeper")
+    # A package reinstalled under its running daemon (as an upgrade without a restart): Consul
+    # keeps running the replaced binary.
+    _node("master3").sh("DEBIAN_FRONTEND=noninteractive apt-get install -q -y --reinstall consul >/dev/null",
+                        timeout=300)
     _node("master2").sh("nft delete table inet dcos_installer")
     try:
         proc = _install(installed, "--phases", "verify", "--yes")
@@ -401,7 +406,7 @@ def test_verify_names_every_broken_fact_at_once(installed):
         other.sh(f"ip addr del {CLUSTER.vip}/{CLUSTER.prefixlen} dev eth0", check=False)
         _node("agent1").sh(f"{api}/deregister/registry-e2e-fake", check=False)
         slave.sh("mysql -e 'START SLAVE SQL_THREAD'")
-        _node("master3").sh("systemctl start zookeeper dcos-marathon")
+        _node("master3").sh("systemctl start zookeeper dcos-marathon; systemctl restart consul")
         _node("master2").sh("systemctl restart dcos-firewall")
     out = proc.stdout
     assert proc.returncode == 1, out[-3000:]
@@ -410,6 +415,7 @@ def test_verify_names_every_broken_fact_at_once(installed):
     assert "mysql: replication on agent2" in out and "Slave_SQL_Running: No" in out, out[-4000:]
     assert "master3  [verify] Check that every service of this host runs" in out
     assert "zookeeper is inactive" in out and "dcos-marathon is inactive" in out, out[-4000:]
+    assert "runs code replaced since it started" in out and "consul runs deleted /usr/bin/consul" in out, out[-4000:]
     assert "--- journalctl -u dcos-marathon" in out and "--- journalctl -u zookeeper" in out
     # master3 failed its own check above: it is not counted again as a ZooKeeper member down.
     assert "zookeeper: modes" not in out, out[-4000:]
@@ -921,7 +927,6 @@ def test_restore_brings_back_the_app_and_the_row(installed):
         pytest.fail("no archive: test_backup_holds_zookeeper_mysql_and_the_secrets did not make one (run it first)")
     master, slave = _node("agent1"), _node("agent2")
     rows = master.sh("mysql -N -e 'SELECT COUNT(*) FROM e2e.t'").strip()
-    STATE["rows"] = int(rows)  # as the backup has them (nothing was written since)
     status, _ = _http(_vip_url(443) + "v2/apps/e2e/sleeper", method="DELETE", headers=STATE["marathon"],
                       cafile=STATE["ca"])
     assert status in (200, 202), status
@@ -958,18 +963,66 @@ def test_restore_brings_back_the_app_and_the_row(installed):
     damaged.unlink()
 
 
+def _cut_to_three_hosts(config: str) -> str:
+    """config.cfg with master1 the only master, agent1 the only agent, no lb host, VIP or MySQL."""
+    out, section = [], ""
+    for line in config.splitlines():
+        header = line.strip().startswith("[") and line.strip().endswith("]")
+        if header:
+            section = line.strip()[1:-1]
+        if section in ("lb", "keepalived", "mysql"):
+            continue
+        if not header and section in ("masters", "agents") and line.strip() and not line.lstrip().startswith("#") \
+                and not line.strip().startswith(("master1 ", "agent1 ")):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _small_archive(source: Path, dest: Path) -> Path:
+    """The e2e backup (its real ZooKeeper data with Marathon's app, its secrets and CA) for a
+    cluster of the installer host, master1 and agent1: ZooKeeper's data holds no member ids, so
+    it restores into one member as into three (installer/restore.py). SHA256SUMS and the
+    manifest are made again; the MySQL part goes with the [mysql] section (two hosts more). The
+    rehearsal of three hosts costs the CI about half the six-host one."""
+    with tarfile.open(source) as tar:
+        top = tar.getmembers()[0].name.split("/", 1)[0]
+        members = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar if m.isfile()}
+    for name in ("secrets/config.cfg", "config.cfg"):
+        members[name] = _cut_to_three_hosts(members[name].decode()).encode()
+    for name in ("mysql/databases.sql.gz", "secrets/mysql-accounts.sql.gz"):
+        members.pop(name, None)
+    manifest = json.loads(members.pop("manifest.json"))
+    manifest["parts"].pop("mysql", None)
+    members.pop("SHA256SUMS")
+    manifest["files"] = {n: {"sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)} for n, d in members.items()}
+    members["SHA256SUMS"] = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n"
+                                    for n, d in sorted(members.items())).encode()
+    members["manifest.json"] = json.dumps(manifest, indent=2).encode()
+    with tarfile.open(dest, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+    dest.chmod(0o600)
+    return dest
+
+
 def test_a_rehearsal_restores_the_backup_into_throwaway_containers(installed):
-    """./install.sh restore ARCHIVE --rehearse, with no config.cfg (the archive's): throwaway
-    containers named as the cluster's hosts on a network of their own, install from the
-    archive's config moved there, restore, verify; it prints the app and the rows that came
-    back, removes its containers and the copies of the secrets, and leaves the real cluster
-    and its runs as they were. No secret in the rehearsal's run records."""
+    """./install.sh restore ARCHIVE --rehearse, with no config.cfg (the archive's), of the e2e
+    backup cut to three hosts: throwaway containers named as the archive's hosts on a network of
+    their own, install from the archive's config moved there, restore, verify; it prints the
+    app that came back, removes its containers and the copies of the secrets, and leaves the
+    real cluster and its runs as they were. No secret in the rehearsal's run records. (The
+    six-host rehearsal of the whole archive, MySQL's rows included, was run by hand: 550 s on
+    the idle demo, 818 s beside the e2e cluster; docs/operations.md.)"""
     env = installed
-    if "backup" not in STATE or "rows" not in STATE:
-        pytest.fail("no archive: the backup and restore tests did not run first")
+    if "backup" not in STATE:
+        pytest.fail("no archive: the backup test did not run first")
+    archive = _small_archive(STATE["backup"], STATE["backup"].with_name("e2e-three-hosts.tar.gz"))
     runs_before = sorted(p.name for p in env["runs"].iterdir())
     start = time.time()
-    proc = subprocess.run([str(TOP / "install.sh"), "restore", str(STATE["backup"]), "--rehearse",
+    proc = subprocess.run([str(TOP / "install.sh"), "restore", str(archive), "--rehearse",
                            "--runs-dir", str(env["runs"])], capture_output=True, text=True, timeout=2700,
                           check=False, stdin=subprocess.DEVNULL)
     _record("rehearsal_seconds", round(time.time() - start, 1))
@@ -979,8 +1032,7 @@ def test_a_rehearsal_restores_the_backup_into_throwaway_containers(installed):
     verdict = next(line for line in out.splitlines() if line.startswith("Rehearsal of cluster e2e from "))
     assert ": PASSED in " in verdict and "verify passed on the restored cluster" in verdict, verdict
     assert "/e2e/sleeper" in next(line for line in out.splitlines() if line.startswith("  Marathon: "))
-    rows = STATE["rows"]
-    assert f"  MySQL e2e: t {rows} row{'s' if rows != 1 else ''}" in out.splitlines(), out[-3000:]
+    assert "Open:" not in out and "--from" not in out  # nothing to open or resume: the containers are gone
     # Its containers and network are gone; the real cluster's hosts, runs and data are untouched.
     assert not docker("ps", "-a", "-q", "--filter", "label=dcos-rehearse=1").stdout.strip()
     assert not docker("network", "ls", "-q", "--filter", "name=dcos-rehearse-net").stdout.strip()

@@ -294,3 +294,18 @@ def test_uninstall_takes_back_every_file_a_role_writes(family):
                        or (inside and o.startswith(where.rstrip("/") + "/")) for o in owned):
                 unowned.append(f"roles/{component.role}/tasks/{tasks_file}: {name}: {where}")
     assert not unowned, unowned
+
+
+def test_every_unit_a_host_runs_is_given_the_packages_that_are_its_code():
+    """What verify asks about code replaced under a running daemon: each unit of the host with its
+    component's packages (none for what no package brings, such as EL's ZooKeeper archive)."""
+    from installer.catalogue import unit_packages_of, units_of
+
+    cfg = load_config(TOP / "config.cfg.example")
+    for host in cfg.all_hosts():
+        packages, units = unit_packages_of(cfg, host), units_of(cfg, host)
+        for family in units:
+            assert list(packages[family]) == units[family], (host.id, family)
+    master = unit_packages_of(cfg, cfg.group("masters")[0])
+    assert master["Debian"]["zookeeper"] == ["zookeeper", "libzookeeper-java"]
+    assert master["Debian"]["consul"] == ["consul"] and master["RedHat"]["zookeeper"] == []

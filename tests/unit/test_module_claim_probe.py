@@ -132,3 +132,65 @@ def test_probe_reads_one_systemctl_show_block_per_unit_in_order():
 def test_probe_without_systemd_reports_every_unit_absent():
     units, systemd = probe.describe_units(FakeModule(1, "System has not been booted with systemd"), ["chrony"])
     assert not systemd and units["chrony"]["load"] == "not-found"
+
+
+def _replace_as_dpkg_does(path: Path, data: bytes) -> None:
+    """dpkg unpacks the new file beside the old one and renames it over: the old inode lives on
+    in the processes that run it, marked "(deleted)"."""
+    new = path.with_name(path.name + ".dpkg-new")
+    new.write_bytes(data)
+    new.chmod(path.stat().st_mode)
+    new.replace(path)
+
+
+def test_probe_finds_the_code_a_running_process_lost_to_an_upgrade(tmp_path):
+    """A real process: its executable and a jar it holds open are replaced as dpkg replaces
+    them, a file it wrote in /tmp is deleted; exactly the two files of its package are named,
+    for the unit whose main process it is, and none once it runs the new code."""
+    import shutil
+    import time
+
+    binary = tmp_path / "usr" / "bin" / "daemon"
+    binary.parent.mkdir(parents=True)
+    shutil.copy("/bin/sleep", binary)
+    jar = tmp_path / "usr" / "share" / "daemon.jar"
+    jar.parent.mkdir(parents=True)
+    jar.write_bytes(b"PK old code")
+    scratch = tmp_path / "scratch"
+    scratch.write_text("temporary")
+    # The two files stay open across the exec (inheritable), as a JVM holds its jars.
+    code = (f"import os; fds = [os.open({str(jar)!r}, os.O_RDONLY), os.open({str(scratch)!r}, os.O_RDONLY)]; "
+            f"[os.set_inheritable(fd, True) for fd in fds]; os.unlink({str(scratch)!r}); "
+            f"os.execv({str(binary)!r}, ['daemon', '60'])")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not Path(f"/proc/{proc.pid}/exe").resolve().name.startswith("daemon"):
+            time.sleep(0.05)
+        assert probe.deleted_files(proc.pid) == {str(scratch)}  # a temporary file: gone, not code
+        _replace_as_dpkg_does(binary, binary.read_bytes())
+        _replace_as_dpkg_does(jar, b"PK new code")
+        assert probe.deleted_files(proc.pid) == {str(binary), str(jar), str(scratch)}
+
+        class Systemd(FakeModule):
+            def run_command(self, argv):
+                return 0, f"MainPID={proc.pid}\nControlGroup=\n", ""
+
+        owned = {str(binary), str(jar), str(tmp_path / "usr" / "share" / "doc")}
+        original = probe.package_files
+        probe.package_files = lambda module, packages: owned if packages == ["daemon"] else set()
+        try:
+            found = probe.replaced_code(Systemd(0, ""), {"daemon": ["daemon"], "other": ["other"]})
+        finally:
+            probe.package_files = original
+        assert found == {"daemon": sorted([str(binary), str(jar)]), "other": []}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_probe_reads_a_packages_files_from_dpkgs_list():
+    files = probe.package_files(FakeModule(1, ""), ["dpkg"])
+    assert "/usr/bin/dpkg" in files and all(f.startswith("/") for f in files)
+    assert probe.package_files(FakeModule(1, ""), ["no-such-package-here"]) == set()

@@ -43,6 +43,15 @@ options:
     type: list
     elements: str
     default: []
+  replaced:
+    description: >-
+      Per systemd unit, the packages that are its code. For each unit, the files of those packages
+      that a process of the unit still runs from although they were replaced or removed since it
+      started (C(/proc/PID/exe), C(/proc/PID/maps) and C(/proc/PID/fd) say "(deleted)"): a package
+      upgraded or reinstalled under a running daemon, which runs the old code until it restarts.
+      The processes are the unit's main process and every process in its control group.
+    type: dict
+    default: {}
 author: DCOS installer team
 """
 
@@ -88,6 +97,10 @@ kernel_modules:
   type: dict
 addresses:
   description: Per name asked for, its IPv4 addresses in the resolver's order (empty when it does not resolve).
+  returned: always
+  type: dict
+replaced:
+  description: Per unit asked for in C(replaced), the sorted files of its packages its processes run from deleted.
   returned: always
   type: dict
 """
@@ -158,6 +171,93 @@ def resolve(name):
     return addresses
 
 
+_DELETED = " (deleted)"
+
+
+def package_files(module, packages):
+    """The files the packages own (dpkg's lists, else rpm -ql); paths only, no folders' own entries."""
+    files = set()
+    for package in packages:
+        listed = None
+        for arch in ("", ":amd64", ":arm64"):
+            try:
+                with open("/var/lib/dpkg/info/%s%s.list" % (package, arch), encoding="utf-8") as handle:
+                    listed = handle.read().splitlines()
+                break
+            except OSError:
+                continue
+        if listed is None and module.get_bin_path("rpm"):
+            rc, out, _err = module.run_command(["rpm", "-ql", package])
+            listed = out.splitlines() if rc == 0 else []
+        files.update(line.strip() for line in listed or [] if line.strip().startswith("/"))
+    return files
+
+
+def unit_pids(module, unit, proc="/proc"):
+    """The unit's main process and every process whose control group is the unit's."""
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl is None:
+        return set()
+    name = unit if "." in unit else unit + ".service"
+    rc, out, _err = module.run_command([systemctl, "show", "--property=MainPID,ControlGroup", "--", name])
+    if rc != 0:
+        return set()
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    pids = {int(props["MainPID"])} if props.get("MainPID", "0").isdigit() and props["MainPID"] != "0" else set()
+    group = props.get("ControlGroup", "")
+    if group:
+        for entry in os.listdir(proc):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(os.path.join(proc, entry, "cgroup"), encoding="utf-8") as handle:
+                    groups = [line.rstrip("\n").split(":", 2)[-1] for line in handle]
+            except OSError:
+                continue
+            # In a container with the host's cgroup namespace the path has the container's prefix.
+            if any(g == group or g.endswith(group) for g in groups):
+                pids.add(int(entry))
+    return pids
+
+
+def deleted_files(pid, proc="/proc"):
+    """The files a process runs from (its executable, its mappings, its open files) that are gone."""
+    found = set()
+    base = os.path.join(proc, str(pid))
+    links = [os.path.join(base, "exe")]
+    try:
+        links += [os.path.join(base, "fd", fd) for fd in os.listdir(os.path.join(base, "fd"))]
+    except OSError:
+        pass
+    for link in links:
+        try:
+            target = os.readlink(link)
+        except OSError:
+            continue
+        if target.endswith(_DELETED):
+            found.add(target[: -len(_DELETED)])
+    try:
+        with open(os.path.join(base, "maps"), encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                parts = line.rstrip("\n").split(None, 5)
+                if len(parts) == 6 and parts[5].endswith(_DELETED):
+                    found.add(parts[5][: -len(_DELETED)])
+    except OSError:
+        pass
+    return found
+
+
+def replaced_code(module, units, proc="/proc"):
+    out = {}
+    for unit, packages in units.items():
+        owned = package_files(module, packages or [])
+        stale = set()
+        for pid in unit_pids(module, unit, proc):
+            stale |= deleted_files(pid, proc) & owned
+        out[unit] = sorted(stale)
+    return out
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -166,6 +266,7 @@ def main():
             sysctl=dict(type="list", elements="str", default=[]),
             kernel_modules=dict(type="list", elements="str", default=[]),
             resolve=dict(type="list", elements="str", default=[]),
+            replaced=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -180,6 +281,7 @@ def main():
         sysctl={k: read_sysctl(k) for k in module.params["sysctl"]},
         kernel_modules={m: module_loaded(m, proc_modules) for m in module.params["kernel_modules"]},
         addresses={n: resolve(n) for n in module.params["resolve"]},
+        replaced=replaced_code(module, module.params["replaced"]),
     )
 
 
