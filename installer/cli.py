@@ -455,9 +455,7 @@ def _restore(args) -> int:
     has none, then stop: install with them first), the plan, the question, then one run of
     playbooks/restore.yml and verify (installer/restore.py)."""
     from installer.restore import (
-        BadArchive,
         check_against,
-        open_backup,
         plan,
         put_secrets_back,
         run_options,
@@ -472,10 +470,8 @@ def _restore(args) -> int:
     cfg = _config(args)
     if cfg is None:
         return EXIT_BAD_INPUT
-    try:
-        backup = open_backup(args.archive)
-    except BadArchive as exc:
-        _err(str(exc))
+    backup = _open_backup(args)
+    if backup is None:
         return EXIT_BAD_INPUT
     try:
         problems = check_against(cfg, backup)
@@ -528,7 +524,7 @@ def _rehearse(args) -> int:
     containers removed (installer/rehearse.py)."""
     from installer import rehearse
     from installer.demo import TOP
-    from installer.restore import BadArchive, check_against, open_backup
+    from installer.restore import check_against
 
     if _refused_flags(args, (), "restore --rehearse", " (the rehearsal is of the whole cluster)"):
         return EXIT_BAD_INPUT
@@ -546,10 +542,8 @@ def _rehearse(args) -> int:
     except ValueError as exc:
         _err(f"--subnet {args.subnet}: {exc}")
         return EXIT_BAD_INPUT
-    try:
-        backup = open_backup(args.archive)
-    except BadArchive as exc:
-        _err(str(exc))
+    backup = _open_backup(args)
+    if backup is None:
         return EXIT_BAD_INPUT
     try:
         if args.config:  # given: it must be the archive's cluster (the rehearsal uses the archive's)
@@ -662,6 +656,17 @@ def _came_back(cfg, backup, nodes, secrets: dict, times: dict[str, float], total
     for line in lines + [f"  {p}" for p in problems]:
         print(line, file=out, flush=True)
     return EXIT_FAILED if problems else 0
+
+
+def _open_backup(args):
+    """The archive opened and checked whole, or None with why (said)."""
+    from installer.restore import BadArchive, open_backup
+
+    try:
+        return open_backup(args.archive)
+    except BadArchive as exc:
+        _err(str(exc))
+        return None
 
 
 def _shown_path(path: Path) -> str:

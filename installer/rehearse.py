@@ -81,10 +81,8 @@ def _value(raw: str | None) -> str:
     return _INLINE_COMMENT.sub("", raw or "").strip()
 
 
-def defined_hosts(text: str) -> list[tuple[str | None, str]]:
-    """The hosts config.cfg text defines, in order: (name or None for a bare address, address)."""
-    out: list[tuple[str | None, str]] = []
-    seen: set[str] = set()
+def _entries(text: str):
+    """(section, key as written, raw value or None) of every entry of config.cfg text."""
     section = ""
     for line in text.splitlines():
         header = _SECTION.match(line)
@@ -92,9 +90,18 @@ def defined_hosts(text: str) -> list[tuple[str | None, str]]:
             section = header.group("name").strip().lower()
             continue
         entry = _ENTRY.match(line)
-        if section not in HOST_SECTIONS or not entry:
+        if entry and not line.lstrip().startswith(("#", ";")):
+            yield section, entry.group("key").strip(), entry.group("value")
+
+
+def defined_hosts(text: str) -> list[tuple[str | None, str]]:
+    """The hosts config.cfg text defines, in order: (name or None for a bare address, address)."""
+    out: list[tuple[str | None, str]] = []
+    seen: set[str] = set()
+    for section, written, raw in _entries(text):
+        if section not in HOST_SECTIONS:
             continue
-        key, value = entry.group("key").strip().lower(), _value(entry.group("value"))
+        key, value = written.lower(), _value(raw)
         address = value.split()[0] if value else (key if _IPV4.match(key) else "")
         if not _IPV4.match(address) or address in seen:
             continue
@@ -174,16 +181,8 @@ def choose_bundle(text: str, folder: Path) -> tuple[Path, str]:
     from installer.bundle import verify_bundle
     from installer.demo import TOP, build_bundle
 
-    bundle = ""
-    section = ""
-    for line in text.splitlines():
-        header = _SECTION.match(line)
-        if header:
-            section = header.group("name").strip().lower()
-            continue
-        entry = _ENTRY.match(line)
-        if section == "repo" and entry and entry.group("key").strip().lower() == "bundle":
-            bundle = _value(entry.group("value"))
+    bundle = next((_value(raw) for section, key, raw in _entries(text)
+                   if section == "repo" and key.lower() == "bundle"), "")
     # A relative path was relative to the config's folder on the cluster's controller: here,
     # to the folder the rehearsal is started from (where the installer and its bundle/ are).
     path = Path(bundle).expanduser().resolve() if bundle else None
@@ -211,7 +210,8 @@ def site_values(rehearsal: Rehearsal, key: Path, bundle: Path, has_vip: bool) ->
 
 
 def _has_section(text: str, name: str) -> bool:
-    return any((m := _SECTION.match(line)) and m.group("name").strip().lower() == name for line in text.splitlines())
+    return any((m := _SECTION.match(line)) and m.group("name").strip().lower() == name
+               for line in text.splitlines())
 
 
 def prepare(rehearsal: Rehearsal, folder: Path, out) -> tuple[Path, list]:
