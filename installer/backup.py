@@ -68,12 +68,12 @@ def plan(cfg: Config) -> str:
 
 
 def run_options(cfg: Config, out: Path | None = None, **options: Any):
-    from installer.diagnostics import spec
+    from installer.catalogue import all_versioned_packages
     from installer.runner import RunOptions
 
     return RunOptions(operation="backup", archive_out=out, precheck=False,
                       again="backup" + (f" --out {shlex.quote(str(out))}" if out is not None else ""),
-                      extravars={"dcos_backup_packages": spec("-1h")["packages"],
+                      extravars={"dcos_version_packages": all_versioned_packages(),
                                  "dcos_backup_slave_lag_max": SLAVE_LAG_MAX}, **options)
 
 

@@ -382,6 +382,18 @@ def unit_packages_of(cfg: Config, host: Host) -> dict[str, dict[str, list[str]]]
             for family in FAMILIES}
 
 
+def versioned_packages(component: Component, family: str) -> tuple[str, ...]:
+    """The packages whose installed version is the component's (what the upgrade's plan compares
+    with the bundle): the ones uninstall takes off, or for a component kept by uninstall (chrony,
+    on most hosts before us) the package that is its evidence."""
+    return component.packages.get(family, ()) or (component.foreign.packages if component.adopt_by_default else ())
+
+
+def all_versioned_packages() -> dict[str, list[str]]:
+    """Per OS family, every package whose version a host reports (playbooks/versions.yml)."""
+    return {f: sorted({p for c in CATALOGUE for p in versioned_packages(c, f)}) for f in FAMILIES}
+
+
 def folders_of(cfg: Config, host: Host) -> list[tuple[Component, Folder, str]]:
     """(component, folder, path) of every data folder the host's components own."""
     out = []
