@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config.cfg describing the cluster (copy config.cfg.example)")
     p.add_argument("command", nargs="?", default="install",
-                   choices=("install", "uninstall", "diagnostics", "renew-certs", "backup", "restore"),
+                   choices=("install", "uninstall", "diagnostics", "renew-certs", "backup", "restore", "upgrade"),
                    help="install (the default); uninstall: stop and remove what this installer put on the "
                         "hosts and give back what it changed (data folders stay unless --purge-data); "
                         "diagnostics: one archive of every host's units, journals, configuration (secrets "
@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                         "registry's, the VIP's) and restart or reload what serves them; backup: one archive "
                         "of ZooKeeper's data, a MySQL dump, the secrets, the CA and config.cfg; restore "
                         "ARCHIVE: put a backup's ZooKeeper data and MySQL databases back into the installed "
-                        "cluster (downtime), then verify")
+                        "cluster (downtime), then verify; upgrade --plan: what an upgrade to the bundle "
+                        "config.cfg names would change, host by host and in order (changes nothing)")
     p.add_argument("archive", nargs="?", type=Path, help="restore: the backup archive (.tar.gz)")
     p.add_argument("--rehearse", action="store_true",
                    help="restore: restore ARCHIVE into throwaway local containers (Docker, a checkout of the "
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
                                                        "the secrets) to look around")
     p.add_argument("--subnet", metavar="CIDR", help="with --rehearse: the containers' network (default: "
                                                     "172.29.60.0/24)")
+    p.add_argument("--plan", action="store_true",
+                   help="upgrade: print the plan only (the hosts' versions against the bundle's), change nothing")
+    p.add_argument("--allow-downgrade", action="store_true",
+                   help="upgrade: a package the bundle has older is planned down instead of refused (never "
+                        "MariaDB's)")
     p.add_argument("--validate", action="store_true",
                    help="only validate config.cfg (and the files it names): no host contacted, nothing written; "
                         "exit 0 valid, 2 not (with --json: one JSON document)")
@@ -135,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["restore"]:  # ./install.sh restore ARCHIVE --rehearse: no config.cfg, the archive's
         return _rehearse_alone(argv)
     args = _parser().parse_intermixed_args(argv)  # "config.cfg --runs-dir X uninstall" too
-    if _misplaced_rehearsal(args):
+    if _misplaced_flags(args):
         return EXIT_BAD_INPUT
     if args.list_phases:
         return _list_phases()
@@ -254,7 +260,11 @@ def _rehearse_alone(argv: list[str]) -> int:
     return _rehearse(args)
 
 
-def _misplaced_rehearsal(args) -> bool:
+def _misplaced_flags(args) -> bool:
+    """A flag of one command given with another (said)."""
+    if (args.plan or args.allow_downgrade) and args.command != "upgrade":
+        _err("--plan and --allow-downgrade go with upgrade: ./install.sh config.cfg upgrade --plan")
+        return True
     if (args.keep or args.subnet) and not args.rehearse:
         _err("--keep and --subnet go with restore ARCHIVE --rehearse")
         return True
@@ -290,6 +300,8 @@ def _operation(args) -> int:
         return _backup(args)
     if args.command == "restore":
         return _rehearse(args) if args.rehearse else _restore(args)
+    if args.command == "upgrade":
+        return _upgrade(args)
     if args.since or args.out:
         _err("--since and --out go with diagnostics (and --out with backup): ./install.sh config.cfg diagnostics "
              "[--since 24h] [--out DIR]")
@@ -446,6 +458,34 @@ def _backup(args) -> int:
     elif run.manifest is not None:
         print("No backup written: " + "; ".join(f"{k}: {v}" for k, v in run.manifest["missing"].items()),
               file=out, flush=True)
+    return code
+
+
+def _upgrade(args) -> int:
+    """./install.sh config.cfg upgrade --plan: the hosts asked for their versions (read-only),
+    the plan printed (installer/upgrade.py); exit 2 when it is refused (a downgrade, a host
+    installed by a newer installer, a host not read)."""
+    from installer.upgrade import render, run_options
+
+    if _refused_flags(args, (), "upgrade", " (an upgrade is of the whole cluster)"):
+        return EXIT_BAD_INPUT
+    cfg = _config(args)
+    if cfg is None:
+        return EXIT_BAD_INPUT
+    if not args.plan:
+        _err("upgrade: only the plan is built yet (issue #20): ./install.sh config.cfg upgrade --plan prints what an "
+             "upgrade would change; until the rest is built, docs/operations.md's 'Upgrade' says how to apply it by "
+             "hand, in the plan's order")
+        return EXIT_BAD_INPUT
+    out = sys.stderr if args.json else sys.stdout
+    run = _start(cfg, run_options(args.allow_downgrade, verbosity=args.verbose, runs_dir=args.runs_dir))
+    if run is None:
+        return EXIT_BAD_INPUT
+    code = follow(run, args)
+    if run.plan is not None:
+        print(render(run.plan), file=out, flush=True)
+        if run.plan.refused:
+            return EXIT_BAD_INPUT
     return code
 
 

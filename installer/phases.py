@@ -51,6 +51,8 @@ UNINSTALL = Phase("uninstall", "stop and remove what this installer put on the h
 DIAGNOSTICS = Phase("diagnostics", "collect every host's units, journals, configuration and state into one archive")
 # Nor this one (./install.sh config.cfg backup).
 BACKUP = Phase("backup", "copy ZooKeeper's data from a follower and dump MySQL from the slave into one archive")
+# Nor this one (./install.sh config.cfg upgrade --plan): read-only, the hosts' package versions.
+VERSIONS = Phase("versions", "read every host's installed package versions and records (changes nothing)")
 # Nor this one (./install.sh config.cfg restore ARCHIVE): followed by the verify phase.
 RESTORE = Phase("restore", "put ZooKeeper's data and the MySQL dump of a backup back into the installed cluster")
 

@@ -26,7 +26,7 @@ from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
-from installer.phases import BACKUP, DIAGNOSTICS, RESTORE, UNINSTALL, Phase, by_name, select
+from installer.phases import BACKUP, DIAGNOSTICS, RESTORE, UNINSTALL, VERSIONS, Phase, by_name, select
 from installer.playbook import BOUND_BIN, Ansible
 from installer.precheck.evaluate import blocking, evaluate
 from installer.precheck.gather import Collector
@@ -52,7 +52,9 @@ from installer.stamps import stamped_phases
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 # Operations that fetch parts from the hosts into a private folder and end with one archive:
 # operation -> (its phase, the module whose assemble(run, folder) writes the archive).
-ARCHIVES = {"diagnostics": (DIAGNOSTICS, "installer.diagnostics"), "backup": (BACKUP, "installer.backup")}
+# upgrade-plan fetches the hosts' versions the same way; its "archive" is the plan (a JSON file).
+ARCHIVES = {"diagnostics": (DIAGNOSTICS, "installer.diagnostics"), "backup": (BACKUP, "installer.backup"),
+            "upgrade-plan": (VERSIONS, "installer.upgrade")}
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 __all__ = ["BOUND_BIN", "PhaseResult", "Run", "RunBusy", "RunOptions", "RunStatus"]
 
@@ -170,6 +172,7 @@ class Run:
         self._fetched: Path | None = None  # diagnostics, backup: where the hosts' parts are fetched to (private)
         self.archive: Path | None = None  # diagnostics, backup: the archive written, and its manifest
         self.manifest: dict[str, Any] | None = None
+        self.plan: Any = None  # upgrade-plan: the plan (installer/upgrade.py)
 
     # ---- starting -------------------------------------------------------------------------
     @classmethod

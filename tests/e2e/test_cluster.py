@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import tarfile
@@ -913,6 +914,39 @@ def _apps() -> list[str]:
     status, apps = _http(_vip_url(443) + "v2/apps", headers=STATE["marathon"], cafile=STATE["ca"])
     assert status == 200, apps
     return [a["id"] for a in apps["apps"]]
+
+
+def test_the_upgrade_plan_of_the_bundle_installed_is_empty(installed):
+    """upgrade --plan asks every host for its packages' versions (read-only: nothing changed) and
+    compares them with the bundle's manifest of the host's own release: the cluster installed
+    from this bundle has every package of every component at the manifest's version, the
+    Debian 11 master at its sub-bundle's, so there is nothing to upgrade."""
+    env = installed
+    proc = _install(env, "upgrade", "--plan")
+    _record("upgrade_plan_seconds", round(proc.duration, 1))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert "Nothing to upgrade: every package of the cluster is at its target version." in proc.stdout, proc.stdout
+    assert not _changed(env)
+    plan = json.loads(Path(_summary(env)["archive"]).read_text())
+    rows = plan["rows"]
+    assert {r["host"] for r in rows} == {n.name for n in CLUSTER.nodes}
+    assert {r["action"] for r in rows} == {"same"}, [r for r in rows if r["action"] != "same"]
+    assert {"zookeeper", "mesos", "marathon", "consul", "haproxy", "mariadb-server", "chrony"} <= {
+        r["package"] for r in rows}
+    assert not plan["refused"]
+    # a pin the bundle's consul does not match (the install asks for consul=1.8.0*): refused, one
+    # line for every host, before anything is done
+    text = env["config"].read_text()
+    at = text.index("[consul]")
+    assert "\nversion =\n" in text[at:text.index("\n[", at + 1)]
+    pinned = env["folder"] / "pinned.cfg"
+    pinned.write_text(text[:at] + text[at:].replace("\nversion =\n", "\nversion = 1.8.0\n", 1))
+    proc = install(pinned, env["runs"], "upgrade", "--plan")
+    assert proc.returncode == 2, (proc.stdout + proc.stderr)[-4000:]
+    # (one line per release: the Debian 11 master's consul is its sub-bundle's)
+    refused = re.findall(r"^  (.+): \[consul\] version = 1\.8\.0 in config\.cfg, but the bundle carries consul "
+                         r"1\.8\.7\S* for debian1[12]:", proc.stdout.split("\nRefused:\n")[-1], re.M)
+    assert {h for line in refused for h in line.split(", ")} == {n.name for n in CLUSTER.nodes}, proc.stdout[-3000:]
 
 
 def test_restore_brings_back_the_app_and_the_row(installed):
