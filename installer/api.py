@@ -8,6 +8,7 @@ validation, run directory, phases and ansible-runner calls (installer.runner.Run
 
     run = start_uninstall("config.cfg", hosts="agent2")  # the same run as ./install.sh ... uninstall --yes
     run = start_diagnostics("config.cfg")      # ./install.sh ... diagnostics; run.archive when it ends
+    run = start_upgrade_plan("config.cfg")     # ./install.sh ... upgrade --plan; run.plan when it ends
 
     from installer.api import validate
     validate("config.cfg")   # [] when valid, else one dict per error; no host, nothing written
@@ -47,6 +48,7 @@ __all__ = [
     "start_diagnostics",
     "start_run",
     "start_uninstall",
+    "start_upgrade_plan",
     "validate",
 ]
 
@@ -99,3 +101,17 @@ def start_diagnostics(config_path: str | Path, hosts: str | None = None, since: 
     if errors:
         raise ConfigInvalid([ConfigError(file=Path(config_path), message=e, section="hosts") for e in errors])
     return Run.start(cfg, run_options(cfg, chosen, journal_since, Path(out) if out else None, **options))
+
+
+def start_upgrade_plan(config_path: str | Path, allow_downgrade: bool = False, **options: Any) -> Run:
+    """The upgrade's plan (./install.sh config.cfg upgrade --plan): every host asked for its
+    packages' versions, read-only; once the run has ended, run.plan is the plan
+    (installer.upgrade.Plan: rows, refused, to_json(); None when the hosts could not be read)
+    and run.archive its upgrade-plan.json. The run succeeds when the plan is refused: the
+    refusal is plan.refused. Raises ConfigInvalid, RunBusy as start_run.
+    options: verbosity, runs_dir."""
+    from installer.config import load_config
+    from installer.upgrade import run_options
+
+    cfg = load_config(Path(config_path))
+    return Run.start(cfg, run_options(allow_downgrade, **options))

@@ -129,10 +129,15 @@ def _step_of(component: str, host_steps: list[str], all_steps: tuple[Step, ...])
     return None
 
 
+def agent_batch(cfg: Config) -> int:
+    return cfg.upgrade.agent_batch if cfg.upgrade else 1
+
+
 def make_plan(cfg: Config, bundle: BundleReport, hosts: dict[str, dict[str, Any]], *,
-              allow_downgrade: bool = False, agent_batch: int = 1) -> Plan:
+              allow_downgrade: bool = False) -> Plan:
     """The plan from each host's fetched record ({"packages", "records", "os"}, by host id)."""
-    all_steps = steps(agent_batch)
+    batch = agent_batch(cfg)
+    all_steps = steps(batch)
     pins = _pins(cfg)
     rows: list[Row] = []
     refused: list[str] = []
@@ -189,7 +194,12 @@ def make_plan(cfg: Config, bundle: BundleReport, hosts: dict[str, dict[str, Any]
             refused.append(f"{_names(names)}: {package} {installed} would go down to {target} (the bundle has an "
                            f"older one{', matching the pin in config.cfg' if pinned else ''}): pass "
                            "--allow-downgrade if that is meant")
-    return Plan(cfg.cluster.name, str(bundle.path), rows, refused, agent_batch)
+    agents = len(cfg.group("agents"))
+    if agents > 1 and batch >= agents:
+        refused.append(f"[upgrade] agent_batch = {batch} in config.cfg, with {agents} agents: every agent would be "
+                       "drained at once and their tasks would have nowhere to go; make it at most "
+                       f"{agents - 1}")
+    return Plan(cfg.cluster.name, str(bundle.path), rows, refused, batch)
 
 
 def _names(names: list[str]) -> str:
@@ -276,8 +286,7 @@ def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
     cfg = run.cfg
     hosts = {p.stem: json.loads(p.read_text()) for p in sorted(fetched.glob("records/*.json"))}
     bundle = verify_bundle(Path(cfg.repo.bundle))
-    plan = make_plan(cfg, bundle, hosts, allow_downgrade=bool(run.options.extravars.get("dcos_allow_downgrade")),
-                     agent_batch=int(run.options.extravars.get("dcos_agent_batch", 1)))
+    plan = make_plan(cfg, bundle, hosts, allow_downgrade=bool(run.options.extravars.get("dcos_allow_downgrade")))
     missing = {h.id: "versions not read" for h in cfg.all_hosts() if h.id not in hosts}
     if not bundle.ok:
         missing["bundle"] = "; ".join(bundle.problems[:3])
@@ -288,7 +297,7 @@ def assemble(run: Run, fetched: Path) -> tuple[Path | None, dict[str, Any]]:
     return path, {"complete": not missing, "missing": missing}
 
 
-def run_options(allow_downgrade: bool = False, agent_batch: int = 1, **options: Any):
+def run_options(allow_downgrade: bool = False, **options: Any):
     """The RunOptions of the plan's read-only run (install.sh and the portal's API)."""
     from installer.catalogue import all_versioned_packages
     from installer.runner import RunOptions
@@ -296,5 +305,5 @@ def run_options(allow_downgrade: bool = False, agent_batch: int = 1, **options: 
     return RunOptions(operation="upgrade-plan", precheck=False,
                       again="upgrade --plan" + (" --allow-downgrade" if allow_downgrade else ""),
                       extravars={"dcos_version_packages": all_versioned_packages(),
-                                 "dcos_allow_downgrade": allow_downgrade, "dcos_agent_batch": agent_batch},
+                                 "dcos_allow_downgrade": allow_downgrade},
                       **options)

@@ -18,6 +18,7 @@ from installer.config.schema import (
     PrecheckSection,
     RegistrySection,
     RepoSection,
+    UpgradeSection,
     ZookeeperSection,
 )
 
@@ -63,6 +64,7 @@ class Config:
     haproxy: HaproxySection | None = None
     mysql: MysqlSection | None = None
     cadvisor: CadvisorSection | None = None
+    upgrade: UpgradeSection | None = None
     precheck: PrecheckSection | None = None
     # Resolved references (mysql master/slave).
     mysql_master: Host | None = None

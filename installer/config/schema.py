@@ -198,6 +198,12 @@ class CadvisorSection(Section):
     image: Image = Field("", description="Run this image from the private registry instead of the package.")
 
 
+class UpgradeSection(Section):
+    agent_batch: Int(1, 1000, "a number of agents") = Field(
+        1, description="Agents an upgrade drains and upgrades at a time; fewer than the agents, so the drained "
+                       "tasks have somewhere to go.")
+
+
 class PrecheckSection(Section):
     waive: StrList = Field([], description="Checks to waive, as check@host (host by name or IP), comma-separated.")
     min_free_gb: Int(0, 100000, "a size in GB") = Field(5, description="Free space needed on each path written.")
@@ -228,6 +234,7 @@ SECTIONS: dict[str, type[Section]] = {
     "haproxy": HaproxySection,
     "mysql": MysqlSection,
     "cadvisor": CadvisorSection,
+    "upgrade": UpgradeSection,
     "precheck": PrecheckSection,
 }
 REQUIRED_SECTIONS = ("cluster",)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from installer.api import start_upgrade_plan
 from installer.demo import IMAGE, DemoCluster, DemoError, Node, docker, prepare
 from tests.e2e.helpers import auth as _auth
 from tests.e2e.helpers import changed as run_changed
@@ -934,6 +935,11 @@ def test_the_upgrade_plan_of_the_bundle_installed_is_empty(installed):
     assert {"zookeeper", "mesos", "marathon", "consul", "haproxy", "mariadb-server", "chrony"} <= {
         r["package"] for r in rows}
     assert not plan["refused"]
+    # the portal's call makes the same plan (the same read-only run)
+    run = start_upgrade_plan(env["config"], runs_dir=env["runs"])
+    run.wait()
+    assert run.status().state == "successful" and run.plan is not None
+    assert run.plan.to_json()["rows"] == rows and not run.plan.refused
     # a pin the bundle's consul does not match (the install asks for consul=1.8.0*): refused, one
     # line for every host, before anything is done
     text = env["config"].read_text()

@@ -87,12 +87,26 @@ def test_a_downgrade_is_refused_unless_asked_and_mariadbs_never(cfg):
     assert "Refused:" in render(mariadb)
 
 
-def _pinned(tmp_path, section, pin):
+def _pinned(tmp_path, section, pin, key="version", default=""):
     example = (TOP / "config.cfg.example").read_text()
     at = example.index(f"[{section}]")
-    text = example[:at] + example[at:].replace("\nversion =\n", f"\nversion = {pin}\n", 1)
+    old = f"\n{key} ={' ' + default if default else ''}\n"
+    assert old in example[at:example.index("\n[", at + 1)]
+    text = example[:at] + example[at:].replace(old, f"\n{key} = {pin}\n", 1)
     (tmp_path / "config.cfg").write_text(text)
     return load_config(tmp_path / "config.cfg")
+
+
+def test_the_agents_go_in_the_batches_config_sets_and_never_all_at_once(tmp_path):
+    """[upgrade] agent_batch: the agents drained at a time; all of them at once would leave
+    their tasks nowhere to go (the example has two agents)."""
+    cfg = _pinned(tmp_path, "upgrade", "1", key="agent_batch", default="1")
+    assert "5. mesos-agents: in batches of 1:" in render(make_plan(cfg, _bundle(), _hosts(cfg)))
+    every = _pinned(tmp_path, "upgrade", "2", key="agent_batch", default="1")
+    plan = make_plan(every, _bundle(), _hosts(every))
+    assert plan.agent_batch == 2 and plan.refused == [
+        "[upgrade] agent_batch = 2 in config.cfg, with 2 agents: every agent would be drained at once and their "
+        "tasks would have nowhere to go; make it at most 1"]
 
 
 def test_a_pin_in_config_is_checked_against_the_bundle(tmp_path):
@@ -160,3 +174,13 @@ def test_the_command_line_refuses_what_does_not_go_with_upgrade(cfg, capsys):
     assert main([path, "--plan"]) == 2
     assert "go with upgrade" in capsys.readouterr().err
     assert json.loads(json.dumps(make_plan(cfg, _bundle(), _hosts(cfg)).to_json()))["rows"]
+
+
+def test_the_portal_starts_the_plan_with_the_same_checks(tmp_path):
+    from installer.api import ConfigInvalid, start_upgrade_plan
+
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("[cluster]\nname = x y\n")
+    with pytest.raises(ConfigInvalid):
+        start_upgrade_plan(bad, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
