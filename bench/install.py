@@ -47,8 +47,14 @@ def _run(config: Path, runs: Path) -> tuple[float, dict, list[dict]]:
     wall = time.time() - start
     latest = (runs / "latest").resolve()
     if proc.returncode != 0:
+        # the precheck's failures first: the output's tail is its table's last rows, and the
+        # run's folder goes with the bench's temporary one
+        report = latest / "precheck.json"
+        failed = [f"  {r['check']}@{r['host']}: {r['message']}"
+                  for r in (json.loads(report.read_text())["results"] if report.is_file() else [])
+                  if r.get("status") == "FAIL"]
         raise SystemExit(f"install failed (exit {proc.returncode}); log: {latest / 'install.log'}\n"
-                         f"{proc.stdout[-3000:]}")
+                         + "".join(f"{line}\n" for line in failed) + proc.stdout[-3000:])
     events = [json.loads(line) for line in (latest / "events.jsonl").read_text().splitlines()]
     return wall, json.loads((latest / "summary.json").read_text()), events
 
