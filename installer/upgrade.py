@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 from installer import __version__
 from installer.bundle import BundleReport, os_target
-from installer.catalogue import Component, versioned_packages
+from installer.catalogue import components_of, versioned_packages
 from installer.versions import compare, debian_compare
 
 if TYPE_CHECKING:
-    from installer.config.model import Config, Host
+    from installer.config.model import Config
     from installer.runner import Run
 
 # MariaDB's packages: never downgraded, even with --allow-downgrade.
@@ -112,12 +112,6 @@ def _pins(cfg: Config) -> dict[str, str]:
             for section, package in PINS.items() if getattr(getattr(cfg, section, None), "version", "")}
 
 
-def _components(cfg: Config, host: Host) -> list[Component]:
-    from installer.catalogue import components_of
-
-    return components_of(cfg, host)
-
-
 def _step_of(component: str, host_steps: list[str], all_steps: tuple[Step, ...]) -> str | None:
     for step in all_steps:
         if component in step.components:
@@ -161,7 +155,7 @@ def make_plan(cfg: Config, bundle: BundleReport, hosts: dict[str, dict[str, Any]
         if newer:
             refused.append(f"{host.id}: installed by installer {', '.join(newer)}, newer than this one "
                            f"({__version__}): upgrade from that controller, or with that installer")
-        components = _components(cfg, host)
+        components = components_of(cfg, host)
         host_steps = [s.name for s in all_steps if set(s.components) & {c.name for c in components}]
         seen: set[str] = set()
         for step in all_steps:
