@@ -462,31 +462,43 @@ def _backup(args) -> int:
 
 
 def _upgrade(args) -> int:
-    """./install.sh config.cfg upgrade --plan: the hosts asked for their versions (read-only),
-    the plan printed (installer/upgrade.py); exit 2 when it is refused (a downgrade, a host
-    installed by a newer installer, a host not read)."""
-    from installer.upgrade import render, run_options
+    """./install.sh config.cfg upgrade [--plan] [--yes] [--allow-downgrade]: the hosts asked for
+    their versions (read-only), the plan printed (installer/upgrade.py); exit 2 when it is refused
+    (a downgrade, a host installed by a newer installer, a host not read). With --plan, that is
+    all; otherwise, after the question, one run: the new bundle published (repo, registry), the
+    plan applied step by step (playbooks/upgrade.yml), verify."""
+    from installer.upgrade import apply_options, render, run_options, turns
 
     if _refused_flags(args, (), "upgrade", " (an upgrade is of the whole cluster)"):
         return EXIT_BAD_INPUT
     cfg = _config(args)
     if cfg is None:
         return EXIT_BAD_INPUT
-    if not args.plan:
-        _err("upgrade: only the plan is built yet (issue #20): ./install.sh config.cfg upgrade --plan prints what an "
-             "upgrade would change; until the rest is built, docs/operations.md's 'Upgrade' says how to apply it by "
-             "hand, in the plan's order")
-        return EXIT_BAD_INPUT
     out = sys.stderr if args.json else sys.stdout
     run = _start(cfg, run_options(args.allow_downgrade, verbosity=args.verbose, runs_dir=args.runs_dir))
     if run is None:
         return EXIT_BAD_INPUT
     code = follow(run, args)
-    if run.plan is not None:
-        print(render(run.plan), file=out, flush=True)
-        if run.plan.refused:
-            return EXIT_BAD_INPUT
-    return code
+    if run.plan is None:
+        return code or EXIT_BAD_INPUT
+    print(render(run.plan), file=out, flush=True)
+    if run.plan.refused:
+        return EXIT_BAD_INPUT
+    if args.plan or code != 0:
+        return code
+    steps = turns(run.plan, cfg)
+    if not steps:
+        print("Nothing to upgrade.", file=out, flush=True)
+        return 0
+    if not args.yes:
+        answer = _asked("Upgrade now, in this order? [y/N] ", "upgrade without the prompt", "not upgrading")
+        if answer is not None:
+            return answer
+    run = _start(cfg, apply_options(run.plan, steps, args.allow_downgrade, verbosity=args.verbose,
+                                    runs_dir=args.runs_dir))
+    if run is None:
+        return EXIT_BAD_INPUT
+    return follow(run, args)
 
 
 def _restore(args) -> int:

@@ -291,6 +291,35 @@ def build_bundle(out: Path, standins: Path, releases: tuple[str, ...] = ()) -> N
             marker.write_text(inputs + "\n")
 
 
+def newer_bundle(bundle: Path, out: Path, revision: int = 2) -> Path:
+    """A copy of `bundle` whose stand-in Mesos and Marathon are newer (built with
+    `--revision`), each release's manifest made again: what a vendor's next bundle would be to
+    the upgrade. The other packages are hard links to the first bundle's (no download)."""
+    import os
+
+    from installer.bundler import write_manifest
+
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(bundle, out, copy_function=os.link)
+    standins = out.parent / f".{out.name}.standins"
+    shutil.rmtree(standins, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "demo.standins.build", str(standins), "--revision", str(revision)],
+                   cwd=TOP, check=True, stdout=subprocess.DEVNULL)
+    for manifest in sorted(out.rglob("manifest.json")):
+        folder = manifest.parent
+        for old in (folder / "packages").glob("*.deb"):
+            if old.name.startswith(("mesos_", "marathon_")):
+                old.unlink()
+        for deb in standins.glob("*.deb"):
+            shutil.copyfile(deb, folder / "packages" / deb.name)
+        write_manifest(folder, json.loads(manifest.read_text())["os"])
+    shutil.rmtree(standins, ignore_errors=True)
+    report = verify_bundle(out)
+    if not report.ok:
+        raise DemoError(f"the newer bundle {out} does not verify: {'; '.join(report.problems[:3])}")
+    return out
+
+
 def forget_host_keys(cluster: DemoCluster, runs_dir: Path) -> None:
     """New containers have new SSH host keys: the cluster's known_hosts (trust on first use)
     would refuse them as changed keys."""

@@ -53,6 +53,8 @@ DIAGNOSTICS = Phase("diagnostics", "collect every host's units, journals, config
 BACKUP = Phase("backup", "copy ZooKeeper's data from a follower and dump MySQL from the slave into one archive")
 # Nor this one (./install.sh config.cfg upgrade --plan): read-only, the hosts' package versions.
 VERSIONS = Phase("versions", "read every host's installed package versions and records (changes nothing)")
+# Nor this one (./install.sh config.cfg upgrade): after the repo and registry phases, before verify.
+UPGRADE = Phase("upgrade", "the plan applied: each step's members in turn, the leader last, each healthy again first")
 # Nor this one (./install.sh config.cfg restore ARCHIVE): followed by the verify phase.
 RESTORE = Phase("restore", "put ZooKeeper's data and the MySQL dump of a backup back into the installed cluster")
 

@@ -26,7 +26,7 @@ from installer.config import Config, load_config
 from installer.endpoints import Endpoint, endpoints
 from installer.events import counts_from_stats, event, failed_units, translate
 from installer.identity import given_secret_names, identity
-from installer.phases import BACKUP, DIAGNOSTICS, RESTORE, UNINSTALL, VERSIONS, Phase, by_name, select
+from installer.phases import BACKUP, DIAGNOSTICS, RESTORE, UNINSTALL, UPGRADE, VERSIONS, Phase, by_name, select
 from installer.playbook import BOUND_BIN, Ansible
 from installer.precheck.evaluate import blocking, evaluate
 from installer.precheck.gather import Collector
@@ -185,6 +185,10 @@ class Run:
             options.precheck, phases = False, [UNINSTALL]
         elif options.operation in ARCHIVES:
             options.precheck, phases = False, [ARCHIVES[options.operation][0]]
+        elif options.operation == "upgrade":
+            # The new bundle published (repo, registry), the plan applied, then verify
+            # (installer/upgrade.py, playbooks/upgrade.yml).
+            phases = [*select(["repo", "registry"]), UPGRADE, by_name("verify")]
         elif options.operation == "restore":
             # Into the installed cluster (installer/restore.py), then verify as after an install.
             options.precheck, phases = False, [RESTORE, by_name("verify")]

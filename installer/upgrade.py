@@ -88,6 +88,7 @@ class Row:
     target: str  # "" when the bundle does not carry it
     action: str  # upgrade | same | DOWNGRADE | absent | not in bundle
     pinned: bool = False
+    family: str = "Debian"  # the host's OS family (how its packages are asked for)
 
 
 @dataclass
@@ -226,7 +227,7 @@ def _row(step: str, host: str, component: str, package: str, family: str, instal
     else:
         order = compare(family, target, installed)
         action = "upgrade" if order > 0 else "DOWNGRADE" if order < 0 else "same"
-    return Row(step, host, component, package, installed, target, action, pinned)
+    return Row(step, host, component, package, installed, target, action, pinned, family)
 
 
 def render(plan: Plan) -> str:
@@ -270,6 +271,47 @@ def render(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+# Units reloaded rather than restarted when their package changes (HAProxy's master process
+# re-executes the new binary and keeps its connections).
+RELOADED = ("haproxy",)
+
+
+def package_spec(family: str, package: str, version: str) -> str:
+    """How the upgrade asks for a package at the plan's version: `name=version` (apt, epoch
+    included), `name-version` (dnf, version-release without the epoch)."""
+    if family == "Debian":
+        return f"{package}={version}"
+    return f"{package}-{version.split(':', 1)[1] if ':' in version else version}"
+
+
+def turns(plan: Plan, cfg: Config) -> dict[str, dict[str, dict[str, list[str]]]]:
+    """What playbooks/upgrade.yml applies (`dcos_upgrade`): step -> host -> {packages: the specs at
+    the plan's versions, units: restarted in that order once they are installed, the host's
+    tools' first, "name:reload" for a reloaded one}. Only the rows the plan changes (upgrade, or
+    DOWNGRADE when the plan was not refused for it). A master that is an agent too has its mesos
+    installed in the masters' step and its agent restarted, drained, in the agents' step."""
+    from installer.catalogue import by_name
+
+    out: dict[str, dict[str, dict[str, list[str]]]] = {}
+    agents = {h.id for h in cfg.group("agents")}
+    for row in plan.rows:
+        if row.action not in ("upgrade", "DOWNGRADE") or not row.target:
+            continue
+        turn = out.setdefault(row.step, {}).setdefault(row.host, {"packages": [], "units": []})
+        turn["packages"].append(package_spec(row.family, row.package, row.target))
+        units = [u + (":reload" if u in RELOADED else "") for u in by_name(row.component).units.get(row.family, ())]
+        first = row.component in HOST_TOOLS
+        for unit in units:
+            if unit not in turn["units"]:
+                turn["units"] = [unit, *turn["units"]] if first else [*turn["units"], unit]
+        if row.step == "mesos-masters" and row.component == "mesos-master" and row.host in agents:
+            agent = out.setdefault("mesos-agents", {}).setdefault(row.host, {"packages": [], "units": []})
+            for unit in by_name("mesos-agent").units.get(row.family, ()):
+                if unit not in agent["units"]:
+                    agent["units"].append(unit)
+    return out
+
+
 PLAN_FILE = "upgrade-plan.json"
 
 
@@ -299,5 +341,19 @@ def run_options(allow_downgrade: bool = False, **options: Any):
     return RunOptions(operation="upgrade-plan", precheck=False,
                       again="upgrade --plan" + (" --allow-downgrade" if allow_downgrade else ""),
                       extravars={"dcos_version_packages": all_versioned_packages(),
+                                 "dcos_allow_downgrade": allow_downgrade},
+                      **options)
+
+
+def apply_options(plan: Plan, applied: dict[str, Any], allow_downgrade: bool = False, **options: Any):
+    """The RunOptions of the upgrade itself (install.sh and the portal's API): the repo and
+    registry phases publish the new bundle, playbooks/upgrade.yml applies `applied` (turns()),
+    verify checks the cluster after. Run again, it plans again from the hosts: what is done is
+    `same` there, so it goes on where it stopped."""
+    from installer.runner import RunOptions
+
+    return RunOptions(operation="upgrade",
+                      again="upgrade" + (" --allow-downgrade" if allow_downgrade else ""),
+                      extravars={"dcos_upgrade": applied, "dcos_upgrade_agent_batch": plan.agent_batch,
                                  "dcos_allow_downgrade": allow_downgrade},
                       **options)

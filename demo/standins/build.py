@@ -2,6 +2,7 @@
 real ones (which cannot be obtained on the test machines). Never part of a real bundle.
 
     python -m demo.standins.build OUT_DIR      # writes OUT_DIR/mesos_*.deb, marathon_*.deb
+    python -m demo.standins.build OUT_DIR --revision 2   # the same at a newer version (+upgrade2)
 
 Each package is the tree under demo/standins/<name>/package/ plus the reference flag lists
 (demo/standins/reference/), so the stand-ins accept exactly the flags the real programs accept.
@@ -64,18 +65,24 @@ def _normalise(root: Path) -> None:
         os.utime(path, (int(EPOCH), int(EPOCH)), follow_symlinks=False)
 
 
-def build(name: str, out: Path) -> Path:
+def build(name: str, out: Path, revision: int = 0) -> Path:
+    """The package of demo/standins/<name>; revision > 0 makes it newer than the plain one
+    (Version gets "+upgrade<revision>", which dpkg orders after it), for the upgrade's tests."""
     source = HERE / name / "package"
     if not (source / "DEBIAN" / "control").is_file():
         raise SystemExit(f"{source}: no DEBIAN/control")
     control = source / "DEBIAN" / "control"
-    version = _control_field(control, "Version")
+    version = _control_field(control, "Version") + (f"+upgrade{revision}" if revision else "")
     arch = _control_field(control, "Architecture")
     target = out / f"{name}_{version}_{arch}.deb"
     with tempfile.TemporaryDirectory(prefix=f"standin-{name}-") as tmp:
         root = Path(tmp) / "root"
         shutil.copytree(source, root, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if revision:
+            text = (root / "DEBIAN" / "control").read_text()
+            (root / "DEBIAN" / "control").write_text(
+                text.replace(f"Version: {_control_field(control, 'Version')}\n", f"Version: {version}\n"))
         for inside, ref in EXTRA_FILES[name].items():
             dest = root / inside
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -98,13 +105,17 @@ def build(name: str, out: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    revision = 0
+    if len(argv) == 3 and argv[1] == "--revision" and argv[2].isdigit():
+        revision = int(argv[2])
+        argv = argv[:1]
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
     for name in EXTRA_FILES:
-        print(build(name, out))
+        print(build(name, out, revision))
     return 0
 
 

@@ -12,7 +12,7 @@ from installer.bundle import BundleReport
 from installer.catalogue import all_versioned_packages
 from installer.cli import main
 from installer.config import load_config
-from installer.upgrade import make_plan, pin_matches, render, steps
+from installer.upgrade import apply_options, make_plan, package_spec, pin_matches, render, steps, turns
 
 TOP = Path(__file__).resolve().parents[2]
 DEBIAN12 = {"os_family": "Debian", "distribution": "Debian", "distribution_major_version": "12",
@@ -167,8 +167,8 @@ def test_every_versioned_package_is_asked_for():
 
 def test_the_command_line_refuses_what_does_not_go_with_upgrade(cfg, capsys):
     path = str(cfg.path)
-    assert main([path, "upgrade"]) == 2
-    assert "only the plan is built yet" in capsys.readouterr().err
+    assert main([path, "upgrade", "--limit", "master1"]) == 2
+    assert "--limit: not with upgrade" in capsys.readouterr().err
     assert main([path, "upgrade", "--plan", "--limit", "master1"]) == 2
     assert "--limit: not with upgrade" in capsys.readouterr().err
     assert main([path, "--plan"]) == 2
@@ -184,3 +184,46 @@ def test_the_portal_starts_the_plan_with_the_same_checks(tmp_path):
     with pytest.raises(ConfigInvalid):
         start_upgrade_plan(bad, runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_turns_install_the_plans_versions_and_restart_what_they_change(cfg):
+    """What playbooks/upgrade.yml applies: per step and host, the packages at the plan's
+    versions (never "latest") and the units to restart for them, the host's tools first;
+    HAProxy reloads; a host with nothing to change has no turn."""
+    plan = make_plan(cfg, _bundle(haproxy="2.6.12-1+deb12u4", mesos="1.11.1-1",
+                                  **{"docker.io": "20.10.25+dfsg1-1"}), _hosts(cfg))
+    applied = turns(plan, cfg)
+    assert applied["mesos-agents"]["agent1"] == {
+        "packages": ["docker.io=20.10.25+dfsg1-1", "mesos=1.11.1-1"], "units": ["docker", "dcos-mesos-agent"]}
+    assert applied["mesos-masters"]["master3"] == {
+        "packages": ["docker.io=20.10.25+dfsg1-1", "mesos=1.11.1-1"], "units": ["docker", "dcos-mesos-master"]}
+    assert applied["lb"] == {h: {"packages": ["haproxy=2.6.12-1+deb12u4"], "units": ["haproxy:reload"]}
+                             for h in ("master1", "master2")}
+    assert applied["installer"]["installer"] == {"packages": ["docker.io=20.10.25+dfsg1-1"], "units": ["docker"]}
+    assert set(applied) == {"installer", "mesos-masters", "mesos-agents", "lb"}
+    assert turns(make_plan(cfg, _bundle(), _hosts(cfg)), cfg) == {}
+    options = apply_options(plan, applied)
+    assert options.operation == "upgrade" and options.again == "upgrade"
+    assert options.extravars["dcos_upgrade"] is applied and options.extravars["dcos_upgrade_agent_batch"] == 1
+
+
+def test_a_master_that_is_an_agent_restarts_its_agent_in_the_agents_turn(tmp_path):
+    text = (TOP / "config.cfg.example").read_text().replace("agent2 = 10.0.0.22\n",
+                                                            "agent2 = 10.0.0.22\nmaster3 = 10.0.0.13\n", 1)
+    (tmp_path / "config.cfg").write_text(text)
+    both = load_config(tmp_path / "config.cfg")
+    assert "master3" in {h.id for h in both.group("agents")}
+    applied = turns(make_plan(both, _bundle(mesos="1.11.1-1"), _hosts(both)), both)
+    assert applied["mesos-masters"]["master3"] == {"packages": ["mesos=1.11.1-1"], "units": ["dcos-mesos-master"]}
+    # installed once, with the master; its agent restarted (drained) with the agents
+    assert applied["mesos-agents"]["master3"] == {"packages": [], "units": ["dcos-mesos-agent"]}
+    assert applied["mesos-agents"]["agent1"]["packages"] == ["mesos=1.11.1-1"]
+
+
+@pytest.mark.parametrize(("family", "version", "spec"), [
+    ("Debian", "1:2.2.7-1+b2", "keepalived=1:2.2.7-1+b2"),
+    ("RedHat", "2.2.8-3.el9", "keepalived-2.2.8-3.el9"),
+    ("RedHat", "1:2.2.8-3.el9", "keepalived-2.2.8-3.el9"),
+])
+def test_a_package_is_asked_for_at_its_version_as_apt_or_dnf_takes_it(family, version, spec):
+    assert package_spec(family, "keepalived", version) == spec
