@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from installer import __version__
 from installer.bundle import BundleReport, os_target
-from installer.catalogue import components_of, versioned_packages
+from installer.catalogue import by_name, components_of, versioned_packages
 from installer.versions import compare, debian_compare
 
 if TYPE_CHECKING:
@@ -290,8 +290,6 @@ def turns(plan: Plan, cfg: Config) -> dict[str, dict[str, dict[str, list[str]]]]
     tools' first, "name:reload" for a reloaded one}. Only the rows the plan changes (upgrade, or
     DOWNGRADE when the plan was not refused for it). A master that is an agent too has its mesos
     installed in the masters' step and its agent restarted, drained, in the agents' step."""
-    from installer.catalogue import by_name
-
     out: dict[str, dict[str, dict[str, list[str]]]] = {}
     agents = {h.id for h in cfg.group("agents")}
     for row in plan.rows:
