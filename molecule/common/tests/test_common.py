@@ -106,8 +106,14 @@ def test_the_installers_firewall_lets_only_each_ports_audience_in(host):
     assert not _reaches_from(other, "172.29.11.11", 7777)
     assert _reaches_from(host, "172.29.11.11", 7777)  # the host itself
     # An operator who restarts nftables (its ruleset flushes every table) keeps the table.
+    # systemctl waits for nftables' own job only: the table's unit (PartOf, After nftables)
+    # starts right after it, so the table is asked for a few seconds, not at once.
     host.check_output("systemctl restart nftables")
+    deadline = time.monotonic() + 15
+    while "dcos_installer" not in host.check_output("nft list tables") and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert "dcos_installer" in host.check_output("nft list tables")
+    assert host.service("dcos-firewall").is_running
     assert not _reaches("172.29.11.11", 2181)
     for port in (2181, 7777, 8888):
         host.run(f"systemctl stop t{port}")
