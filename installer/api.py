@@ -9,6 +9,7 @@ validation, run directory, phases and ansible-runner calls (installer.runner.Run
     run = start_uninstall("config.cfg", hosts="agent2")  # the same run as ./install.sh ... uninstall --yes
     run = start_diagnostics("config.cfg")      # ./install.sh ... diagnostics; run.archive when it ends
     run = start_upgrade_plan("config.cfg")     # ./install.sh ... upgrade --plan; run.plan when it ends
+    run = start_upgrade("config.cfg", plan)    # ./install.sh ... upgrade --yes, the plan shown applied
 
     from installer.api import validate
     validate("config.cfg")   # [] when valid, else one dict per error; no host, nothing written
@@ -45,9 +46,11 @@ __all__ = [
     "RunBusy",
     "RunOptions",
     "RunStatus",
+    "UpgradeRefused",
     "start_diagnostics",
     "start_run",
     "start_uninstall",
+    "start_upgrade",
     "start_upgrade_plan",
     "validate",
 ]
@@ -115,3 +118,38 @@ def start_upgrade_plan(config_path: str | Path, allow_downgrade: bool = False, *
 
     cfg = load_config(Path(config_path))
     return Run.start(cfg, run_options(allow_downgrade, **options))
+
+
+class UpgradeRefused(Exception):
+    """start_upgrade was given a plan it will not apply; reasons: one line each."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+def start_upgrade(config_path: str | Path, plan: Any, allow_downgrade: bool = False, **options: Any) -> Run:
+    """The upgrade itself (./install.sh config.cfg upgrade --yes after its plan): `plan` is the
+    run.plan of a start_upgrade_plan the operator was shown, applied in one run (the new bundle
+    published, each step's members in turn, verify). Raises UpgradeRefused when the plan is
+    refused, has nothing to do, or was made for another cluster or bundle than config.cfg names
+    now (config.cfg changed since: plan again); ConfigInvalid, RunBusy as start_run. Run again
+    after a failure, it plans again from the hosts (start_upgrade_plan) and goes on.
+    options: verbosity, runs_dir."""
+    from installer.config import load_config
+    from installer.upgrade import apply_options, turns
+
+    cfg = load_config(Path(config_path))
+    reasons = list(plan.refused)
+    if plan.cluster != cfg.cluster.name:
+        reasons.append(f"the plan is of cluster {plan.cluster}, config.cfg of {cfg.cluster.name}: plan again")
+    if Path(plan.bundle).resolve() != Path(cfg.repo.bundle).resolve():
+        reasons.append(f"the plan is of the bundle {plan.bundle}, config.cfg names {cfg.repo.bundle}: plan again")
+    if any(r.action == "DOWNGRADE" for r in plan.changes) and not allow_downgrade:
+        reasons.append("the plan downgrades packages: allow_downgrade=True (and a plan made with it)")
+    applied = turns(plan, cfg)
+    if not applied and not reasons:
+        reasons.append("nothing to upgrade: every package of the cluster is at its target version")
+    if reasons:
+        raise UpgradeRefused(reasons)
+    return Run.start(cfg, apply_options(plan, applied, allow_downgrade, **options))

@@ -227,3 +227,43 @@ def test_a_master_that_is_an_agent_restarts_its_agent_in_the_agents_turn(tmp_pat
 ])
 def test_a_package_is_asked_for_at_its_version_as_apt_or_dnf_takes_it(family, version, spec):
     assert package_spec(family, "keepalived", version) == spec
+
+
+def test_the_portal_applies_only_the_plan_it_showed_of_this_config(cfg, monkeypatch):
+    """start_upgrade takes the plan of start_upgrade_plan and starts the same run as
+    `upgrade --yes`; it refuses a plan that is refused, empty, downgrading without the flag, or
+    of another cluster or bundle than config.cfg names now (nothing started)."""
+    import dataclasses
+
+    from installer import api
+
+    started = []
+    monkeypatch.setattr(api.Run, "start", classmethod(lambda cls, c, options: started.append((c, options)) or "run"))
+    config = cfg.path
+    here = BundleReport(Path(cfg.repo.bundle), os="debian12")
+    here.versions = {**OLD, "mesos": "1.11.1-1"}
+    plan = make_plan(cfg, here, _hosts(cfg))
+    assert api.start_upgrade(config, plan) == "run"
+    (_, options), = started
+    assert options.operation == "upgrade" and options.extravars["dcos_upgrade"] == turns(plan, cfg)
+    assert set(options.extravars["dcos_upgrade"]) == {"mesos-masters", "mesos-agents"}
+
+    def refused(p, **kw):
+        with pytest.raises(api.UpgradeRefused) as caught:
+            api.start_upgrade(config, p, **kw)
+        return caught.value.reasons
+
+    assert refused(make_plan(cfg, _bundle(mesos="1.11.1-1"), _hosts(cfg))) == [
+        f"the plan is of the bundle /srv/bundle, config.cfg names {cfg.repo.bundle}: plan again"]
+    assert "plan again" in refused(dataclasses.replace(plan, cluster="other"))[0]
+    same = BundleReport(Path(cfg.repo.bundle), os="debian12")
+    same.versions = dict(OLD)
+    assert refused(make_plan(cfg, same, _hosts(cfg))) == [
+        "nothing to upgrade: every package of the cluster is at its target version"]
+    older = BundleReport(Path(cfg.repo.bundle), os="debian12")
+    older.versions = {**OLD, "mesos": "1.10.0-1"}
+    down = make_plan(cfg, older, _hosts(cfg), allow_downgrade=True)
+    assert not down.refused and "allow_downgrade=True" in refused(down)[0]
+    assert refused(make_plan(cfg, older, _hosts(cfg))) != []  # refused by the plan itself
+    assert len(started) == 1
+    assert api.start_upgrade(config, down, allow_downgrade=True) == "run" and len(started) == 2
