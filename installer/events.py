@@ -40,6 +40,8 @@ def result_message(res: dict[str, Any]) -> str:
         return str(res["censored"])
     parts = []
     msg = res.get("msg")
+    if msg == "One or more items failed" and res.get("results"):
+        msg = None  # Ansible's summary of a loop: the failed item's own message says why
     if msg:
         parts.append(str(msg))
     for key in ("stderr", "module_stderr", "stdout"):

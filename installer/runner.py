@@ -426,6 +426,13 @@ class Run:
             return ""
         return answer[0].strip().splitlines()[-1] if answer else ""
 
+    def _host_at(self, address: str) -> str | None:
+        """The inventory name of the host Ansible reaches at `address` (its ssh address or IP)."""
+        for host in self.cfg.all_hosts():
+            if address in (host.ssh_address, str(host.ip), host.id):
+                return host.id
+        return None
+
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name
         if self.run_dir.refresh_stamps is not None and phase.name in STAMPED_PHASES and self._phases_done:
@@ -438,9 +445,17 @@ class Run:
                          description=phase.description))
         stats: dict[str, Any] = {}
         busy: dict[str, str] = {}  # host -> task started and not ended (what a timeout names)
+        # task -> the host a failed delegated item ran on (a task run once from one host for
+        # each member: the failure, and the journal, are the member's)
+        delegated: dict[str, str] = {}
 
         def on_event(raw: dict[str, Any]) -> bool:
             data = raw.get("event_data") or {}
+            if raw.get("event") in ("runner_item_on_failed", "runner_on_failed"):
+                address = ((data.get("res") or {}).get("_ansible_delegated_vars") or {}).get("ansible_host")
+                member = self._host_at(address) if address else None
+                if member and member != data.get("host"):
+                    delegated[data.get("task_uuid", "")] = member
             if raw.get("event") == "runner_on_start" and data.get("host"):
                 busy[data["host"]] = data.get("task", "")
             elif raw.get("event", "").startswith("runner_on_") and data.get("host"):
@@ -453,8 +468,9 @@ class Run:
             if ev["type"] == "task_start":
                 self._current_task = ev["task"]
             elif ev["type"] == "host_result" and ev["status"] in ("failed", "unreachable"):
-                result.failures.append({"host": ev["host"], "task": ev["task"], "status": ev["status"],
-                                        "msg": ev["msg"]})
+                member = delegated.get(data.get("task_uuid", "")) if ev["status"] == "failed" else None
+                result.failures.append({"host": member or ev["host"], "task": ev["task"], "status": ev["status"],
+                                        "msg": ev["msg"], **({"from": ev["host"]} if member else {})})
             self._emit(ev)
             return True
 

@@ -1,6 +1,6 @@
 """ansible-runner events become the run's own events."""
 
-from installer.events import counts_from_stats, result_message, translate
+from installer.events import counts_from_stats, failed_units, result_message, translate
 
 
 def _raw(event, **data):
@@ -32,6 +32,12 @@ def test_messages_prefer_msg_then_stderr_and_respect_no_log():
     censored = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
     assert result_message({"censored": censored, "msg": "secret"}) == censored
     assert result_message({"results": [{"failed": False}, {"failed": True, "msg": "item 2 broke"}]}) == "item 2 broke"
+    # (Ansible's summary of a failed loop says nothing: the item's message does, and names the unit)
+    item = {"failed": True,
+            "msg": "Unable to restart service dcos-mesos-master: Job for dcos-mesos-master.service failed"}
+    looped = result_message({"msg": "One or more items failed", "results": [item]})
+    assert looped.startswith("Unable to restart service dcos-mesos-master") and failed_units(looped) == [
+        "dcos-mesos-master"]
     # A playbook's own message keeps its start (a verdict names its first problems first)...
     verdict = result_message({"msg": "first problem; " + "x" * 5000})
     assert verdict.startswith("first problem; ") and len(verdict) <= 3001

@@ -150,6 +150,42 @@ def test_a_phase_that_times_out_names_the_hosts_still_busy(tmp_path, monkeypatch
     assert calls["timeout"] == 7200 and calls["envvars"]["ANSIBLE_TASK_TIMEOUT"] == "1800"
 
 
+def test_a_failed_task_run_for_another_host_names_that_host_and_reads_its_journal(tmp_path, monkeypatch):
+    """A rolling restart runs once from one host and delegates each member's restart: the
+    failure (and the journal read for it) is the member's, not the host the task ran from."""
+    import threading as th
+
+    class FakeRunner:
+        status, rc = "failed", 2
+
+    item = {"failed": True, "_ansible_delegated_vars": {"ansible_host": "10.0.0.12", "ansible_port": 22},
+            "msg": "Unable to restart service dcos-mesos-master: Job for dcos-mesos-master.service failed"}
+    data = {"host": "master1", "task": "Restart the unit on master2", "task_uuid": "t-1"}
+
+    def run_async(**kwargs):
+        handler = kwargs["event_handler"]
+
+        def work():
+            handler({"event": "runner_item_on_failed", "event_data": {**data, "res": item}})
+            handler({"event": "runner_on_failed", "event_data": {
+                **data, "res": {"msg": "One or more items failed", "results": [item]}}})
+
+        thread = th.Thread(target=work)
+        thread.start()
+        return thread, FakeRunner()
+
+    asked = []
+    monkeypatch.setattr(playbook.ansible_runner, "run_async", run_async)
+    monkeypatch.setattr(playbook.Ansible, "command",
+                        lambda self, hosts, script, ident, **kw: asked.append((hosts, script)) or ["--- journalctl"])
+    run = start_run(EXAMPLE, runs_dir=tmp_path, phases=["hosts"], precheck=False)
+    assert run.wait(30) == 1
+    failure, = run.results[0].failures
+    assert (failure["host"], failure["from"]) == ("master2", "master1")
+    assert failure["msg"].startswith("Unable to restart service dcos-mesos-master")
+    assert [h for h, script in asked if "journalctl -u dcos-mesos-master" in script] == ["master2"]
+
+
 def test_a_killed_installer_takes_its_playbook_and_workers_with_it(tmp_path):
     """installer/bin/ansible-playbook (first in every run's PATH): when the process that started
     it dies by SIGKILL, the playbook and its worker processes get SIGTERM and end."""
