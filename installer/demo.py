@@ -22,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -291,10 +292,13 @@ def build_bundle(out: Path, standins: Path, releases: tuple[str, ...] = ()) -> N
             marker.write_text(inputs + "\n")
 
 
-def newer_bundle(bundle: Path, out: Path, revision: int = 2) -> Path:
+def newer_bundle(bundle: Path, out: Path, revision: int = 2, updates: dict[str, tuple[str, ...]] | None = None) -> Path:
     """A copy of `bundle` whose stand-in Mesos and Marathon are newer (built with
     `--revision`), each release's manifest made again: what a vendor's next bundle would be to
-    the upgrade. The other packages are hard links to the first bundle's (no download)."""
+    the upgrade. The other packages are hard links to the first bundle's (no download) but
+    `updates` (release -> package names): those taken from the release's security suite where
+    it has another version (real packages at two versions; the bundle is made from the
+    release's main suite)."""
     import os
 
     from installer.bundler import write_manifest
@@ -312,12 +316,48 @@ def newer_bundle(bundle: Path, out: Path, revision: int = 2) -> Path:
                 old.unlink()
         for deb in standins.glob("*.deb"):
             shutil.copyfile(deb, folder / "packages" / deb.name)
-        write_manifest(folder, json.loads(manifest.read_text())["os"])
+        release = json.loads(manifest.read_text())["os"]
+        if (updates or {}).get(release):
+            security_updates(folder / "packages", RELEASE_IMAGES[release], updates[release])
+        write_manifest(folder, release)
     shutil.rmtree(standins, ignore_errors=True)
     report = verify_bundle(out)
     if not report.ok:
         raise DemoError(f"the newer bundle {out} does not verify: {'; '.join(report.problems[:3])}")
     return out
+
+
+SECURITY_SCRIPT = r"""
+set -eu
+. /etc/os-release
+mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+[ -n "$mirror" ] || mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources)
+echo "deb $mirror-security $VERSION_CODENAME-security main" > /etc/apt/sources.list.d/security.list
+apt-get update -q >/dev/null
+cd /out
+for p in "$@"; do
+  apt-get download -q "$p/$VERSION_CODENAME-security" >/dev/null 2>&1 || echo "not in the security suite: $p"
+done
+"""
+
+
+def security_updates(packages: Path, image: str, names: tuple[str, ...]) -> list[str]:
+    """Each named package from the security suite of the image's release, in place of the
+    folder's copy when its version differs; returns the file names put in."""
+    with tempfile.TemporaryDirectory(prefix="dcos-security-") as tmp:
+        subprocess.run(["docker", "run", "--rm", "--label", "dcos-bundle=1", "-v", f"{tmp}:/out",
+                        "--entrypoint", "/bin/sh", image, "-c", SECURITY_SCRIPT, "sh", *names],
+                       check=True, stdout=subprocess.DEVNULL, timeout=600)
+        put = []
+        for deb in sorted(Path(tmp).glob("*.deb")):
+            name = deb.name.split("_", 1)[0]
+            old = [p for p in packages.glob(f"{name}_*.deb") if p.name != deb.name]
+            if old and not (packages / deb.name).exists():
+                for path in old:
+                    path.unlink()
+                shutil.copyfile(deb, packages / deb.name)
+                put.append(deb.name)
+        return put
 
 
 def forget_host_keys(cluster: DemoCluster, runs_dir: Path) -> None:
