@@ -304,7 +304,16 @@ def newer_bundle(bundle: Path, out: Path, revision: int = 2, updates: dict[str, 
     from installer.bundler import write_manifest
 
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(bundle, out, copy_function=os.link)
+    # The packages and images hard-linked (no copy of gigabytes); every other file (the
+    # manifests, written again below) copied: a file written through a hard link would change
+    # the first bundle too.
+    def link_or_copy(src: str, dst: str) -> None:
+        if Path(src).suffix in (".deb", ".rpm", ".tar", ".gz", ".zst", ".xz"):
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(bundle, out, copy_function=link_or_copy)
     standins = out.parent / f".{out.name}.standins"
     shutil.rmtree(standins, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "demo.standins.build", str(standins), "--revision", str(revision)],
