@@ -34,12 +34,15 @@ from installer.bundle import FORMAT, MANIFEST, TARGETS, sha256, verify_bundle
 TOP = Path(__file__).resolve().parent.parent
 COMPONENTS = TOP / "components.yml"
 
+# The Debian mirror the image's own sources name ($mirror), one-line or deb822 style.
+MIRROR_SH = r"""
+mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+[ -n "$mirror" ] || mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+"""
 APT_SCRIPT = r"""
 set -eu
 export DEBIAN_FRONTEND=noninteractive
-mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-for suite in @EXTRA_SUITES@; do
+""" + MIRROR_SH.lstrip("\n") + r"""for suite in @EXTRA_SUITES@; do
   echo "deb $mirror $suite main" > /etc/apt/sources.list.d/bundle-$suite.list
   printf 'Package: *\nPin: release n=%s\nPin-Priority: 100\n' "$suite" > /etc/apt/preferences.d/bundle-$suite
 done
@@ -186,7 +189,11 @@ def write_manifest(out: Path, target_name: str) -> dict[str, Any]:
             entry.update(kind="file", name=name, version=version)
         files.append(entry)
     manifest = {"format": FORMAT, "os": target_name, "files": files}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    # Written aside and renamed: a killed bundler never leaves half a manifest, and a bundle
+    # hard-linked from another (installer.demo.newer_bundle) never writes into the other's.
+    temp = out / (MANIFEST + ".tmp")
+    temp.write_text(json.dumps(manifest, indent=1) + "\n")
+    temp.replace(out / MANIFEST)
     return manifest
 
 

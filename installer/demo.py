@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from installer.bundle import TARGETS, verify_bundle
+from installer.bundler import MIRROR_SH
 
 TOP = Path(__file__).resolve().parent.parent
 IMAGE = "dcos-testbed/node:bookworm"
@@ -304,16 +305,9 @@ def newer_bundle(bundle: Path, out: Path, revision: int = 2, updates: dict[str, 
     from installer.bundler import write_manifest
 
     shutil.rmtree(out, ignore_errors=True)
-    # The packages and images hard-linked (no copy of gigabytes); every other file (the
-    # manifests, written again below) copied: a file written through a hard link would change
-    # the first bundle too.
-    def link_or_copy(src: str, dst: str) -> None:
-        if Path(src).suffix in (".deb", ".rpm", ".tar", ".gz", ".zst", ".xz"):
-            os.link(src, dst)
-        else:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(bundle, out, copy_function=link_or_copy)
+    # Hard links (no copy of gigabytes): every file this changes is a new one (the manifests are
+    # written aside and renamed by write_manifest; old packages unlinked, new ones added).
+    shutil.copytree(bundle, out, copy_function=os.link)
     standins = out.parent / f".{out.name}.standins"
     shutil.rmtree(standins, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "demo.standins.build", str(standins), "--revision", str(revision)],
@@ -339,8 +333,7 @@ def newer_bundle(bundle: Path, out: Path, revision: int = 2, updates: dict[str, 
 SECURITY_SCRIPT = r"""
 set -eu
 . /etc/os-release
-mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources)
+""" + MIRROR_SH.lstrip("\n") + r"""
 echo "deb $mirror-security $VERSION_CODENAME-security main" > /etc/apt/sources.list.d/security.list
 apt-get update -q >/dev/null 2>&1 || { echo "the security suite cannot be read: no update taken"; exit 0; }
 cd /out

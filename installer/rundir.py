@@ -105,8 +105,13 @@ def config_vars(cfg: Config) -> dict[str, Any]:
     return out
 
 
+def ansible_host(host: Host) -> str:
+    """Where Ansible reaches the host (its inventory's ansible_host)."""
+    return host.ssh_address or str(host.ip)
+
+
 def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
-    hv: dict[str, Any] = {"ansible_host": host.ssh_address or str(host.ip), "dcos_ip": str(host.ip)}
+    hv: dict[str, Any] = {"ansible_host": ansible_host(host), "dcos_ip": str(host.ip)}
     if host.name:
         hv["dcos_hostname"] = host.name
     # The ports this host's components need (the firewall opens exactly these).

@@ -35,6 +35,7 @@ from installer.precheck.report import as_json, summary
 from installer.precheck.spec import gather_spec
 from installer.rundir import (
     RunDir,
+    ansible_host,
     create_run_dir,
     make_private,
     open_private_append,
@@ -427,11 +428,8 @@ class Run:
         return answer[0].strip().splitlines()[-1] if answer else ""
 
     def _host_at(self, address: str) -> str | None:
-        """The inventory name of the host Ansible reaches at `address` (its ssh address or IP)."""
-        for host in self.cfg.all_hosts():
-            if address in (host.ssh_address, str(host.ip), host.id):
-                return host.id
-        return None
+        """The inventory name of the host Ansible reaches at `address` (its ansible_host)."""
+        return next((host.id for host in self.cfg.all_hosts() if ansible_host(host) == address), None)
 
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name
