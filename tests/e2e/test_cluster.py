@@ -1176,6 +1176,16 @@ def _version(node, package: str) -> str:
     return node.sh(f"dpkg-query -W -f='${{Version}}' {package}", check=False).strip()
 
 
+# MariaDB's binary packages in the bundle (one source package: they move together).
+_MARIADB_PACKAGES = ("mariadb-server", "mariadb-server-core", "mariadb-client", "mariadb-client-core",
+                     "mariadb-common", "libmariadb3")
+
+
+def _active_since(node, unit: str) -> int:
+    """When the unit last started, on the clock every container shares (the host's monotonic)."""
+    return int(node.sh(f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}").strip())
+
+
 class _Requests(threading.Thread):
     """Marathon's API asked through the VIP (HTTPS, Marathon's login) every quarter second, as a
     client of the cluster would, while an operation runs: how many failed, and the longest
@@ -1214,28 +1224,36 @@ def _manifest_versions(bundle: Path) -> dict[str, str]:
 
 
 def test_upgrade_rolls_a_newer_bundle_through_the_cluster_and_stops_at_a_failing_member(installed):
-    """The operator's next bundle (newer Mesos and Marathon for both releases, and HAProxy from
-    Debian 12's security suite when it has a newer one) named in config.cfg; upgrade --plan
-    lists exactly those packages on exactly the hosts that have them. The first upgrade --yes
-    meets a Mesos master that does not come back (the leader: restarted last, the two others
-    already upgraded): the run stops there, what comes after untouched. With the cause gone,
-    upgrade --yes again finishes: every host at the new versions, HAProxy reloaded, one leader
-    of each, the app running, verify passed; a third upgrade has nothing to do. Marathon's API
-    answers through the VIP the whole time but for short leader changes."""
+    """The operator's next bundle (newer Mesos and Marathon for both releases, and HAProxy and
+    MariaDB from Debian 12's security suite when it has newer ones) named in config.cfg;
+    upgrade --plan lists exactly those packages on exactly the hosts that have them. The first
+    upgrade --yes meets a Mesos master that does not come back (the leader: restarted last, the
+    two others already upgraded): the run stops there, what comes after untouched. With the
+    cause gone, upgrade --yes again finishes: every host at the new versions, HAProxy reloaded,
+    the MySQL slave restarted before the master and replicating again (a row written after is
+    on it), one leader of each, the app running, verify passed; a third upgrade has nothing to
+    do. Marathon's API answers through the VIP the whole time but for short leader changes."""
     env = installed
     bundle = Path(re.search(r"^bundle = (.+)$", env["config"].read_text(), re.M).group(1))
     started = time.monotonic()
-    newer = newer_bundle(bundle, bundle.parent / f"{bundle.name}-upgrade", updates={"debian12": ("haproxy",)})
+    newer = newer_bundle(bundle, bundle.parent / f"{bundle.name}-upgrade",
+                         updates={"debian12": ("haproxy", *_MARIADB_PACKAGES)})
     _record("upgrade_bundle_seconds", round(time.monotonic() - started, 1))
     old_versions, new_versions = _manifest_versions(bundle), _manifest_versions(newer)
-    moved = {p for p in old_versions if new_versions.get(p) != old_versions[p]}
-    assert {"mesos", "marathon"} <= moved <= {"mesos", "marathon", "haproxy"}, moved
+    every_moved = {p for p in old_versions if new_versions.get(p) != old_versions[p]}
+    # (the plan names the catalogue's packages; MariaDB's client and libraries follow its server)
+    assert every_moved - {"mesos", "marathon", "haproxy"} <= set(_MARIADB_PACKAGES), every_moved
+    moved = every_moved & {"mesos", "marathon", "haproxy", "mariadb-server", "mariadb-server-core"}
+    assert {"mesos", "marathon"} <= moved, moved
     _record("upgrade_real_packages", sorted(moved - {"mesos", "marathon"}))
     text = env["config"].read_text()
     env["config"].write_text(text.replace(f"bundle = {bundle}\n", f"bundle = {newer}\n", 1))
     masters, agents, lbs = CLUSTER.group("master"), CLUSTER.group("agent"), [_node("master1"), _node("master2")]
-    hosts_of = {"mesos": masters + agents, "marathon": masters, "haproxy": lbs}
+    mysql_master, mysql_slave = _node("agent1"), _node("agent2")
+    hosts_of = {"mesos": masters + agents, "marathon": masters, "haproxy": lbs,
+                "mariadb-server": [mysql_master, mysql_slave], "mariadb-server-core": [mysql_master, mysql_slave]}
     before = {(n.name, p): _version(n, p) for p in moved for n in hosts_of[p]}
+    started_at = {n.name: _active_since(n, "mariadb") for n in (mysql_master, mysql_slave)}
 
     proc = _install(env, "upgrade", "--plan")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
@@ -1289,6 +1307,18 @@ def test_upgrade_rolls_a_newer_bundle_through_the_cluster_and_stops_at_a_failing
     assert modes == ["follower", "follower", "leader"], modes
     if "haproxy" in moved:  # reloaded (a new master process, the old workers finishing), not restarted
         assert all(lb.sh("systemctl is-active haproxy").strip() == "active" for lb in lbs)
+    if "mariadb-server" in moved:
+        # The slave restarted first, then the master; the slave replicates again (the step waited
+        # for it), read-only as before, and a row written now reaches it.
+        since = {n.name: _active_since(n, "mariadb") for n in (mysql_master, mysql_slave)}
+        assert all(since[name] > started_at[name] for name in since), (started_at, since)
+        assert since["agent2"] < since["agent1"], since
+        status = mysql_slave.sh("mysql -e 'SHOW SLAVE STATUS\\G'")
+        assert "Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status, status
+        assert mysql_slave.sh("mysql -N -e 'SELECT @@read_only'").strip() == "1"
+        mysql_master.sh("mysql -e \"INSERT INTO e2e.t VALUES ('after the upgrade')\"")
+        _wait(lambda: "after the upgrade" in mysql_slave.sh("mysql -N -e 'SELECT v FROM e2e.t'"), 20,
+              what="a row written after the upgrade on the slave")
     _wait(lambda: any(a.sh("pgrep -f 'slee[p] 3600' || true", check=False).strip() for a in agents), 120,
           what="the e2e app's task running again on an agent")
     # Requests through the VIP: answered but for the leaders' changes (the Marathon leader
