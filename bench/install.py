@@ -113,6 +113,12 @@ def floor(cluster: DemoCluster, folder: Path) -> dict:
     fresh = [Node(f"dcos-bench-floor-{n.name}", n.name, f"{base}.{FLOOR_OFFSET + i}") for i, n in
              enumerate(cluster.nodes)]
     add_nodes(fresh, cluster.network, ssh_keypair(folder), cluster.label)
+    # The installer host's firewall admits config.cfg's hosts only: the fresh ones are let in to
+    # its repository for the measurement (in the running table; its file is left alone).
+    admit = "{ " + ", ".join(node.ip for node in fresh) + " }"
+    installer = cluster.node("installer")
+    installer.sh(f"nft list table inet dcos_installer >/dev/null 2>&1 || exit 0; "
+                 f"nft add element inet dcos_installer cluster_sources '{admit}'")
     setup = (f"rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*; mkdir -p $(dirname {keyring}); "
              f"echo {key_b64} | base64 -d > {keyring}; cat > /etc/apt/sources.list.d/dcos.sources")
 
@@ -135,6 +141,12 @@ def floor(cluster: DemoCluster, folder: Path) -> dict:
     finally:
         for node in fresh:
             docker("rm", "-f", "-v", node.container, check=False)
+        installer.sh(f"nft delete element inet dcos_installer cluster_sources '{admit}' 2>/dev/null || true",
+                     check=False)
+    failed = [h for h in hosts if not h["ok"]]
+    if failed:  # a floor of installs that failed is no floor
+        raise SystemExit("the floor's plain install failed on " + ", ".join(h["host"] for h in failed) + ":\n"
+                         + failed[0]["error"])
     return {"seconds": round(wall, 1), "hosts": hosts}
 
 
@@ -170,7 +182,8 @@ def measure(agents: int, folder: Path, keep: bool, with_floor: bool) -> dict:
         if keep:
             kept = RESULTS / f"runs-{agents}"
             shutil.rmtree(kept, ignore_errors=True)
-            shutil.copytree(runs, kept, symlinks=True)
+            # (gpg-agent's sockets under secrets/ cannot be copied, nor are they worth keeping)
+            shutil.copytree(runs, kept, symlinks=True, ignore=shutil.ignore_patterns("S.gpg-agent*"))
         else:
             bigger.destroy()
     return result

@@ -37,6 +37,10 @@ def host_spec(cfg: Config, host: Host) -> dict[str, Any]:
         "ntp_server": None if "installer" in groups else str(cfg.installer.ip),
         "urls": urls_of(cfg, groups),
         "components": components,
+        # The path to the installer host itself (its SSH port, which the installer's firewall
+        # never filters): what a host the installer's table does not admit yet can still show.
+        "tcp": [] if "installer" in groups else [{"name": "installer_ssh", "host": str(cfg.installer.ip),
+                                                   "port": cfg.cluster.ssh_port}],
     }
 
 

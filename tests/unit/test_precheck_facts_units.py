@@ -80,5 +80,66 @@ table inet operator {
 
 
 def test_the_operators_nft_rules_are_counted_not_the_installers_nor_dockers():
-    assert nft_rules(RULESET) == {"nft_rules": 2, "dcos_table": True}
+    assert nft_rules(RULESET) == {"nft_rules": 2, "dcos_table": True,
+                                  "dcos_admits": [{"proto": "tcp", "ports": [2181], "sources": []}]}
     assert nft_rules("") == {"nft_rules": 0, "dcos_table": False}
+
+
+# `nft list ruleset` of an installer host (as loaded on the test cluster): what its table admits.
+INSTALLER_TABLE = """table inet dcos_installer {
+	set admin_sources {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = { 172.29.91.0/24 }
+	}
+
+	set cluster_sources {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = { 172.29.91.10-172.29.91.13, 172.29.91.21-172.29.91.22,
+\t\t\t     172.29.91.250 }
+	}
+
+	chain input {
+		type filter hook input priority filter - 10; policy accept;
+		iif "lo" accept
+		iifname "docker0" accept
+		tcp dport 5000 ip saddr @admin_sources accept
+		tcp dport 5000 counter packets 0 bytes 0 drop
+		tcp dport { 8081, 8301, 8500 } ip saddr @cluster_sources accept
+		tcp dport { 8081, 8301, 8500 } counter packets 3 bytes 180 drop
+		udp dport { 123, 8301 } ip saddr @cluster_sources accept
+		udp dport { 123, 8301 } counter packets 1 bytes 76 drop
+	}
+}
+"""
+
+
+def test_what_the_installers_table_admits_is_read_with_its_sets():
+    found = nft_rules(INSTALLER_TABLE)
+    assert found["nft_rules"] == 0 and found["dcos_table"] is True
+    cluster = ["172.29.91.10-172.29.91.13", "172.29.91.21-172.29.91.22", "172.29.91.250"]
+    assert found["dcos_admits"] == [
+        {"proto": "tcp", "ports": [5000], "sources": ["172.29.91.0/24"]},
+        {"proto": "tcp", "ports": [8081, 8301, 8500], "sources": cluster},
+        {"proto": "udp", "ports": [123, 8301], "sources": cluster},
+    ]
+    assert "dcos_admits" not in nft_rules(RULESET.replace("dcos_installer", "someone_else"))
+
+
+def test_the_path_to_a_port_is_open_or_says_why_not():
+    import socket
+
+    from ansible_collections.dcos.installer.plugins.modules.precheck_facts import tcp_open
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        assert tcp_open("127.0.0.1", server.getsockname()[1], 2) == {"open": True}
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    refused = tcp_open("127.0.0.1", port, 2)
+    assert refused["open"] is False and refused["error"]

@@ -4,9 +4,10 @@ cluster host. Before those services exist, the checks say they will be installed
 
 import itertools
 import json
+from urllib.parse import urlsplit
 
 from installer.bundle import TARGETS, os_target
-from installer.precheck.model import Context, HostObservation, fail, ok
+from installer.precheck.model import Context, HostObservation, admitted_later, fail, ok
 from installer.precheck.registry import check
 
 REPO_FACT, REGISTRY_FACT = "dcos_repo", "dcos_registry"
@@ -77,7 +78,14 @@ def _reachable(name: str, fact: str, label: str, good: tuple[int, ...]):
             return [ok(name, obs.host.id, f"{label} will be installed on the installer host")]
         probe = obs.probe.get("urls", {}).get(name.removesuffix("_reachable"), {})
         if probe.get("status") in good:
+            if probe.get("ca_missing"):
+                return [ok(name, obs.host.id, f"{label} answers at {probe.get('url')} (its certificate not checked: "
+                           f"the cluster CA, {probe['ca_missing']}, is put on this host by the registry phase)")]
             return [ok(name, obs.host.id, f"{label} answers at {probe.get('url')}")]
+        later = admitted_later(name, obs, ctx, "tcp", urlsplit(str(probe.get("url") or "")).port or 0,
+                               f"{label} {probe.get('url')}")
+        if later is not None:
+            return [later]
         return [fail(name, obs.host.id, f"{label} {probe.get('url')} cannot be reached from here: "
                      f"{probe.get('error') or probe.get('status')}",
                      "check routing and the firewall between this host and the installer host")]

@@ -1,6 +1,6 @@
 """Time: the clock agrees with the installer's NTP server, which every host can reach."""
 
-from installer.precheck.model import Context, HostObservation, fail, ok, warn
+from installer.precheck.model import Context, HostObservation, admitted_later, fail, ok, warn
 from installer.precheck.registry import check
 
 NTP_FACT = "dcos_ntp"
@@ -45,6 +45,9 @@ def ntp_reachable(obs: HostObservation, ctx: Context):
         return [ok("ntp_reachable", obs.host.id, f"NTP server {ntp['server']} answers (stratum {ntp['stratum']})")]
     if not _ntp_installed(ctx):
         return [ok("ntp_reachable", obs.host.id, "NTP server will be installed on the installer host")]
+    later = admitted_later("ntp_reachable", obs, ctx, "udp", 123, f"NTP server {ntp.get('server')}")
+    if later is not None:
+        return [later]
     return [fail("ntp_reachable", obs.host.id, f"NTP server {ntp.get('server')} does not answer: "
                  f"{ntp.get('error', 'no answer')}", "allow udp/123 from this host to the installer host")]
 

@@ -44,6 +44,11 @@ options:
     description: Component name to evidence lists (units, binaries, packages, paths) that show it is present.
     type: dict
     default: {}
+  tcp:
+    description: Name to C(host) and C(port) to open a TCP connection to (the path to another host).
+    type: list
+    elements: dict
+    default: []
   timeout:
     description: Seconds for each network probe.
     type: float
@@ -292,9 +297,15 @@ def fetch(url, ca_file, timeout, lines=None):
     try:
         if url.startswith("https"):
             if ca_file and not os.path.isfile(ca_file):
-                result["error"] = "CA file %s is not installed" % ca_file
-                return result
-            context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+                # Not there yet (a host added to a running cluster: the registry phase puts it
+                # there). Whether the service answers is still worth knowing: asked without
+                # checking the certificate, and said so.
+                result["ca_missing"] = ca_file
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
         request = Request(url, headers={"User-Agent": "dcos-precheck"})
         if context is not None:
             response = urlopen(request, timeout=timeout, context=context)
@@ -390,10 +401,16 @@ def firewall():
     return state
 
 
+_ADMIT = re.compile(r"^(tcp|udp) dport (\{[^}]*\}|\d+) ip saddr @(\w+) accept")
+
+
 def nft_rules(ruleset):
     """Rules of the host's own nftables ruleset: not the installer's table (inet dcos_installer),
-    not Docker's chains and jumps; and whether the installer's table is loaded."""
+    not Docker's chains and jumps; whether the installer's table is loaded; and what that table
+    admits (dcos_admits: protocol, ports, source addresses, ranges and networks), so that the
+    precheck can tell a host the table does not admit yet (one added to config.cfg since)."""
     count, table, chain, ours = 0, "", "", False
+    sets, current, admits = {}, None, []
     for line in ruleset.splitlines():
         words = line.split()
         if not words:
@@ -401,13 +418,39 @@ def nft_rules(ruleset):
         if words[0] == "table" and len(words) >= 3:
             table = words[1] + " " + words[2]
             ours = ours or table == "inet dcos_installer"
+            current = None
+        elif words[0] == "set" and len(words) >= 2 and table == "inet dcos_installer":
+            current = sets.setdefault(words[1], [])
         elif words[0] == "chain" and len(words) >= 2:
-            chain = words[1]
+            chain, current = words[1], None
+        elif table == "inet dcos_installer":
+            if current is not None and (words[0] == "elements" or line.rstrip().endswith((",", "}"))):
+                body = line.split("=", 1)[1] if words[0] == "elements" else line
+                current.extend(e.strip() for e in body.replace("{", " ").replace("}", " ").split(",") if e.strip())
+                if "}" in line:
+                    current = None
+            match = _ADMIT.match(line.strip())
+            if match:
+                ports = [int(p) for p in re.findall(r"\d+", match.group(2))]
+                admits.append({"proto": match.group(1), "ports": ports, "set": match.group(3)})
         elif (words[0] in ("ip", "ip6", "tcp", "udp", "iif", "oif", "iifname", "oifname", "ct", "meta", "counter")
-              and table != "inet dcos_installer" and not chain.upper().startswith("DOCKER")
+              and not chain.upper().startswith("DOCKER")
               and "DOCKER" not in line.upper() and "docker0" not in line and "br-" not in line):
             count += 1
-    return {"nft_rules": count, "dcos_table": ours}
+    found = {"nft_rules": count, "dcos_table": ours}
+    if ours:
+        found["dcos_admits"] = [{"proto": a["proto"], "ports": a["ports"], "sources": sets.get(a["set"], [])}
+                                for a in admits]
+    return found
+
+
+def tcp_open(host, port, timeout):
+    """Whether a TCP connection to host:port is accepted (the path to another host, not a service)."""
+    try:
+        socket.create_connection((host, int(port)), timeout).close()
+        return {"open": True}
+    except (socket.error, socket.timeout, OSError, ValueError) as exc:
+        return {"open": False, "error": str(exc) or exc.__class__.__name__}
 
 
 def swap_kb():
@@ -442,6 +485,7 @@ def main():
             dns_names=dict(type="list", elements="str", default=[]),
             urls=dict(type="list", elements="dict", default=[]),
             components=dict(type="dict", default={}),
+            tcp=dict(type="list", elements="dict", default=[]),
             timeout=dict(type="float", default=3.0),
         ),
         supports_check_mode=True,
@@ -460,6 +504,8 @@ def main():
                                                 item.get("lines")))
                      for item in params["urls"]),
         "components": safe(components, params["components"]),
+        "tcp": dict((item["name"], safe(tcp_open, item["host"], item["port"], params["timeout"]))
+                    for item in params["tcp"]),
         "local_facts": safe(local_facts),
         "selinux": safe(selinux),
         "firewall": safe(firewall),
