@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from installer.api import start_upgrade_plan
-from installer.demo import IMAGE, DemoCluster, DemoError, Node, docker, newer_bundle, prepare
+from installer.demo import IMAGE, DemoCluster, DemoError, Node, add_nodes, docker, newer_bundle, prepare
 from tests.e2e.helpers import auth as _auth
 from tests.e2e.helpers import changed as run_changed
 from tests.e2e.helpers import http as _http
@@ -1328,6 +1328,40 @@ def test_upgrade_rolls_a_newer_bundle_through_the_cluster_and_stops_at_a_failing
     again = _install(env, "upgrade", "--yes")
     assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
     assert "Nothing to upgrade." in again.stdout, again.stdout[-3000:]
+
+
+def test_a_host_added_to_the_running_cluster_passes_the_precheck_and_reaches_the_repository(installed):
+    """A host added to config.cfg of the running cluster, the default firewall on: the installer
+    host's table admits only the hosts of the last run, so the new host's requests to the
+    repository, the registry and NTP time out. The precheck passes on it (the path to the
+    installer host answers; the run admits it), the repo phase admits it before it uses the
+    repository, and it installs from there. Then the host and its line are taken out again."""
+    env = installed
+    new = DemoCluster(prefix=CLUSTER.prefix, subnet=CLUSTER.subnet, agents=3, label=CLUSTER.label,
+                      name=CLUSTER.name, releases=CLUSTER.releases).node("agent3")
+    text = env["config"].read_text()
+    docker("rm", "-f", "-v", new.container, check=False)
+    add_nodes([new], CLUSTER.network, env["folder"] / "id_ed25519", CLUSTER.label)
+    try:
+        ask = f"timeout 3 bash -c 'exec 3<>/dev/tcp/{_node('installer').ip}/8081' && echo open || echo dropped"
+        assert new.sh(ask, check=False).strip() == "dropped"  # the installer host's table drops it
+        env["config"].write_text(re.sub(r"^(agent2 = .+)$", rf"\1\nagent3 = {new.ip}", text, count=1, flags=re.M))
+        proc = _install(env, "--phases", "repo", "--yes")
+        _record("added_host_repo_phase_seconds", round(proc.duration, 1))
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+        report = json.loads((env["runs"] / "latest" / "precheck.json").read_text())["results"]
+        mine = {r["check"]: r for r in report if r["host"] == "agent3"}
+        assert all(r["status"] == "PASS" for r in mine.values()), [r for r in mine.values() if r["status"] != "PASS"]
+        for check in ("repo_reachable", "ntp_reachable"):
+            assert "admits this host from this run on" in mine[check]["message"], mine[check]
+        assert "certificate not checked" in mine["registry_reachable"]["message"], mine["registry_reachable"]
+        # admitted, and its packages come from the cluster's repository
+        assert new.sh(ask, check=False).strip() == "open"
+        assert new.sh("apt-get -q update 2>&1 | grep -E '^(Err|W:|E:)' || true").strip() == ""
+        assert f"http://{_node('installer').ip}:8081" in new.sh("apt-cache policy chrony")
+    finally:
+        env["config"].write_text(text)
+        docker("rm", "-f", "-v", new.container, check=False)
 
 
 def _left_behind(node) -> list[str]:
