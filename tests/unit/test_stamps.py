@@ -29,7 +29,7 @@ def _inventory(tmp_path: Path, stamps: str, config: Path = EXAMPLE):
 
 
 def test_the_host_local_roles_are_stamped():
-    assert STAMPED == ["cadvisor", "common", "docker", "mesos_agent", "ntp"]
+    assert STAMPED == ["cadvisor", "common", "consul", "docker", "mesos_agent", "ntp"]
 
 
 def test_an_install_run_gives_every_host_its_digest_and_operations_none(tmp_path):
@@ -108,12 +108,14 @@ _GLOBALS = {
     "item", "role_path", "omit", "inventory_hostname", "lookup", "query", "q", "now", "undef",
     "dcos_installer_version",  # in every role's input digest
     "dcos_run_id",  # written into the record, not an input
-    "dcos_stamp_input", "dcos_stamp_check",  # the fast path itself
+    "dcos_stamp_input", "dcos_stamp_check", "dcos_stamp_write",  # the fast path itself
     "stamp_role", "stamp_files", "stamp_units", "stamp_packages", "stamp_commands", "stamp_markers",
 }
 # Reads of other hosts' values made while the play runs (not inputs of the run): mesos_agent's
 # handler restarts the agents one at a time from the probes each host noted in the play.
-_RUNTIME_CROSS_HOST = {"mesos_agent": {"hostvars"}}
+# consul's ACL tasks, run once, collect the policies the hosts that run worked out (a host ended
+# as converged has none, and keeps its token), and its handler restarts one agent at a time.
+_RUNTIME_CROSS_HOST = {"mesos_agent": {"hostvars"}, "consul": {"hostvars"}}
 _BARE = ("when", "changed_when", "failed_when", "until", "that")
 
 
@@ -210,8 +212,8 @@ def test_adding_an_agent_changes_the_input_of_only_the_roles_that_list_the_hosts
     base = EXAMPLE.read_text()
     first = inputs(base, "a.cfg")
     assert first == inputs(base, "b.cfg")
-    assert set(first["installer"]) == {"common", "ntp", "docker"}
-    assert set(first["agent1"]) == {"common", "ntp", "docker", "cadvisor", "mesos_agent"}
+    assert set(first["installer"]) == {"common", "ntp", "docker", "consul"}
+    assert set(first["agent1"]) == {"common", "ntp", "docker", "cadvisor", "mesos_agent", "consul"}
     grown = re.sub(r"(\[agents\]\n(?:.*\n)*?)\n\[", lambda m: m.group(1) + "agent9 = 10.0.0.29\n\n[", base, count=1)
     second = inputs(grown, "c.cfg")
     assert set(second["agent9"]) == set(first["agent1"])
@@ -233,7 +235,7 @@ def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phase
     what docker records in a first install is what the next run computes."""
     from installer.runner import STAMPED_PHASES
 
-    assert {"hosts", "mesos", "consul"} == STAMPED_PHASES
+    assert {"registry", "hosts", "mesos", "consul"} == STAMPED_PHASES
     cfg = load_config(EXAMPLE)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
     run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
