@@ -27,7 +27,7 @@ from tests.unit.test_role_flags import (
 TOP = Path(__file__).resolve().parents[2]
 INPUTS = [
     "mesos_master_zk", "mesos_master_ip", "mesos_master_port", "mesos_master_hostname", "mesos_master_cluster",
-    "mesos_master_work_dir", "mesos_master_expected_agents", "mesos_master_adopt",
+    "mesos_master_work_dir", "dcos_mesos_expected_agents", "mesos_master_adopt",
     "mesos_agent_master", "mesos_agent_ip", "mesos_agent_port", "mesos_agent_containerizers",
     "mesos_agent_attributes", "mesos_agent_resources", "mesos_agent_executor_registration_timeout",
     "mesos_agent_docker_registry", "mesos_agent_work_dir",
@@ -101,7 +101,7 @@ def test_mesos_and_marathon_inputs_follow_the_config(inputs):
     assert master["mesos_master_zk"] == f"zk://{ZK}/mesos"
     assert master["mesos_master_ip"] == "10.0.0.12" and master["mesos_master_hostname"] == "master2"
     assert master["mesos_master_cluster"] == "demo"
-    assert master["mesos_master_expected_agents"] == ["10.0.0.21:5051", "10.0.0.22:5051"]
+    assert master["dcos_mesos_expected_agents"] == ["10.0.0.21:5051", "10.0.0.22:5051"]
     assert master["marathon_master"] == f"zk://{ZK}/mesos" and master["marathon_zk"] == f"zk://{ZK}/marathon"
     assert (master["marathon_username"], master["marathon_password"]) == ("ops", secrets["marathon_password"])
     # Counted from config.cfg's masters: --limit cannot shrink it.

@@ -29,7 +29,7 @@ def _inventory(tmp_path: Path, stamps: str, config: Path = EXAMPLE):
 
 
 def test_the_host_local_roles_are_stamped():
-    assert STAMPED == ["cadvisor", "common", "consul", "docker", "mesos_agent", "ntp"]
+    assert STAMPED == ["cadvisor", "common", "consul", "docker", "marathon", "mesos_agent", "mesos_master", "ntp"]
 
 
 def test_an_install_run_gives_every_host_its_digest_and_operations_none(tmp_path):
@@ -114,8 +114,10 @@ _GLOBALS = {
 # Reads of other hosts' values made while the play runs (not inputs of the run): mesos_agent's
 # handler restarts the agents one at a time from the probes each host noted in the play.
 # consul's ACL tasks, run once, collect the policies the hosts that run worked out (a host ended
-# as converged has none, and keeps its token), and its handler restarts one agent at a time.
-_RUNTIME_CROSS_HOST = {"mesos_agent": {"hostvars"}, "consul": {"hostvars"}}
+# as converged has none, and keeps its token), and its handler restarts one agent at a time;
+# marathon's and mesos_master's the same (their leader checks compare the hosts that ran).
+_RUNTIME_CROSS_HOST = {"mesos_agent": {"hostvars"}, "consul": {"hostvars"}, "marathon": {"hostvars"},
+                       "mesos_master": {"hostvars"}}
 _BARE = ("when", "changed_when", "failed_when", "until", "that")
 
 
@@ -235,7 +237,7 @@ def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phase
     what docker records in a first install is what the next run computes."""
     from installer.runner import STAMPED_PHASES
 
-    assert {"registry", "hosts", "mesos", "consul"} == STAMPED_PHASES
+    assert {"registry", "hosts", "mesos", "marathon", "consul"} == STAMPED_PHASES
     cfg = load_config(EXAMPLE)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
     run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
