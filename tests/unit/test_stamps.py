@@ -29,7 +29,8 @@ def _inventory(tmp_path: Path, stamps: str, config: Path = EXAMPLE):
 
 
 def test_the_host_local_roles_are_stamped():
-    assert STAMPED == ["cadvisor", "common", "consul", "docker", "marathon", "mesos_agent", "mesos_master", "ntp"]
+    assert STAMPED == ["cadvisor", "common", "consul", "docker", "marathon", "mesos_agent", "mesos_master", "mysql",
+                       "ntp"]
 
 
 def test_an_install_run_gives_every_host_its_digest_and_operations_none(tmp_path):
@@ -215,10 +216,11 @@ def test_adding_an_agent_changes_the_input_of_only_the_roles_that_list_the_hosts
     first = inputs(base, "a.cfg")
     assert first == inputs(base, "b.cfg")
     assert set(first["installer"]) == {"common", "ntp", "docker", "consul"}
-    assert set(first["agent1"]) == {"common", "ntp", "docker", "cadvisor", "mesos_agent", "consul"}
+    # agent1 is the example's MySQL master; an agent added is not in the MySQL pair.
+    assert set(first["agent1"]) == {"common", "ntp", "docker", "cadvisor", "mesos_agent", "consul", "mysql"}
     grown = re.sub(r"(\[agents\]\n(?:.*\n)*?)\n\[", lambda m: m.group(1) + "agent9 = 10.0.0.29\n\n[", base, count=1)
     second = inputs(grown, "c.cfg")
-    assert set(second["agent9"]) == set(first["agent1"])
+    assert set(second["agent9"]) == set(first["agent1"]) - {"mysql"}
     changed = {(h, r) for h in first for r in first[h] if first[h][r] != second[h][r]}
     assert changed == {(h, "common") for h in first} | {("installer", "ntp")}, sorted(changed)
     (secrets,) = (tmp_path / "runs" / "secrets").glob("*.yml")
@@ -237,7 +239,7 @@ def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phase
     what docker records in a first install is what the next run computes."""
     from installer.runner import STAMPED_PHASES
 
-    assert {"registry", "hosts", "mesos", "marathon", "consul"} == STAMPED_PHASES
+    assert {"registry", "hosts", "mesos", "marathon", "consul", "mysql"} == STAMPED_PHASES
     cfg = load_config(EXAMPLE)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
     run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
