@@ -451,7 +451,8 @@ def test_a_unit_that_fails_to_start_shows_its_journal_in_the_summary(installed):
 # A task of each stamped role past its check: it runs only where the role runs.
 _STAMPED_TASKS = ("Write chrony's configuration", "Write daemon.json", "Load kernel modules at boot",
                   "Install cAdvisor's unit", "Install the agent's unit", "Register this host's services and their checks",
-                  "Install Marathon's unit", "Install the master's unit")
+                  "Install Marathon's unit", "Install the master's unit", "Write zoo.cfg",
+                  "Install the check of the mysql-vip Consul service")
 
 
 def _ran(env) -> dict:
@@ -639,7 +640,8 @@ def _changed(env) -> dict:
 def test_a_dry_run_lists_the_drift_and_changes_nothing(installed):
     """A managed file changed, a unit stopped and a restart left pending by a run that stopped
     before master2's turn: --check names the three hosts as changing, shows the file's diff,
-    says why the stamped role runs where its unit stopped (the fast path's own reason), and
+    says why each stamped role runs on each of them (the fast path's own reasons: a unit
+    stopped, a file changed, a restart pending), and
     leaves everything as it was; a real run repairs all three (master2's ZooKeeper is
     restarted, its marker gone)."""
     master, agent, other = _node("master3"), _node("agent1"), _node("master2")
@@ -661,7 +663,9 @@ def test_a_dry_run_lists_the_drift_and_changes_nothing(installed):
         assert changed.get(("zookeeper", "master3")) and changed.get(("hosts", "agent1")), changed
         assert changed.get(("zookeeper", "master2")), changed
         said = _said(installed)
-        assert said == {"agent1": "ntp runs: unit chrony: enabled inactive"}, said
+        assert said == {"agent1": "ntp runs: unit chrony: enabled inactive",
+                        "master3": f"zookeeper runs: file {zoo}: changed",
+                        "master2": f"zookeeper runs: pending: {pending}"}, said
         log = ((installed["runs"] / "latest").resolve() / "install.log").read_text()
         assert "-# drift made by the e2e test" in log  # the diff of a file that holds no secret
         assert "would restart zookeeper on " in log

@@ -30,7 +30,7 @@ def _inventory(tmp_path: Path, stamps: str, config: Path = EXAMPLE):
 
 def test_the_host_local_roles_are_stamped():
     assert STAMPED == ["cadvisor", "common", "consul", "docker", "marathon", "mesos_agent", "mesos_master", "mysql",
-                       "ntp"]
+                       "ntp", "zookeeper"]
 
 
 def test_an_install_run_gives_every_host_its_digest_and_operations_none(tmp_path):
@@ -116,9 +116,10 @@ _GLOBALS = {
 # handler restarts the agents one at a time from the probes each host noted in the play.
 # consul's ACL tasks, run once, collect the policies the hosts that run worked out (a host ended
 # as converged has none, and keeps its token), and its handler restarts one agent at a time;
-# marathon's and mesos_master's the same (their leader checks compare the hosts that ran).
+# marathon's, mesos_master's and zookeeper's the same (their leader checks compare the hosts
+# that ran; zookeeper's only with every member running, and its refusal of a restore cut short).
 _RUNTIME_CROSS_HOST = {"mesos_agent": {"hostvars"}, "consul": {"hostvars"}, "marathon": {"hostvars"},
-                       "mesos_master": {"hostvars"}}
+                       "mesos_master": {"hostvars"}, "zookeeper": {"hostvars"}}
 _BARE = ("when", "changed_when", "failed_when", "until", "that")
 
 
@@ -239,7 +240,7 @@ def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phase
     what docker records in a first install is what the next run computes."""
     from installer.runner import STAMPED_PHASES
 
-    assert {"registry", "hosts", "mesos", "marathon", "consul", "mysql"} == STAMPED_PHASES
+    assert {"registry", "hosts", "zookeeper", "mesos", "marathon", "consul", "mysql"} == STAMPED_PHASES
     cfg = load_config(EXAMPLE)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
     run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
