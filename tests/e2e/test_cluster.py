@@ -450,9 +450,9 @@ def test_a_unit_that_fails_to_start_shows_its_journal_in_the_summary(installed):
 
 # A task of each stamped role past its check: it runs only where the role runs.
 _STAMPED_TASKS = ("Write chrony's configuration", "Write daemon.json", "Load kernel modules at boot",
-                  "Install cAdvisor's unit", "Install the agent's unit", "Register this host's services and their checks",
-                  "Install Marathon's unit", "Install the master's unit", "Write zoo.cfg",
-                  "Install the check of the mysql-vip Consul service")
+                  "Install cAdvisor's unit", "Install the agent's unit",
+                  "Register this host's services and their checks", "Install Marathon's unit",
+                  "Install the master's unit", "Write zoo.cfg", "Install the check of the mysql-vip Consul service")
 
 
 def _ran(env) -> dict:

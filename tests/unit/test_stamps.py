@@ -319,3 +319,28 @@ def test_a_stamped_role_keeps_the_restarts_it_owes_until_its_handlers_ran(role):
     removers = [h for h in handlers if removes(h)]
     assert removers, f"{role}: no handler removes the marker"
     assert set().union(*(set(_as_list(h.get("listen"))) for h in removers)) == topics
+
+
+def test_the_inputs_are_made_again_only_when_a_file_under_them_changed(tmp_path, monkeypatch):
+    """Before each phase that runs a stamped role: no file of the controller's state, the
+    secrets or the signing key changed since the last digests, they stand (no second
+    computation); one changed, they are made again."""
+    import installer.rundir as rundir
+
+    cfg = load_config(EXAMPLE)
+    secrets_file, _ = ensure_secrets(cfg, tmp_path)
+    calls = []
+    real = rundir.role_digests
+    monkeypatch.setattr(rundir, "role_digests", lambda *a, **k: calls.append(1) or real(*a, **k))
+    run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
+    assert len(calls) == 1
+    run.refresh_stamps()
+    run.refresh_stamps()
+    assert len(calls) == 1
+    pki = tmp_path / "state" / cfg.cluster.name / "registry-pki"
+    pki.mkdir(parents=True)
+    (pki / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n(the registry phase's CA)\n")
+    run.refresh_stamps()
+    assert len(calls) == 2
+    run.refresh_stamps()
+    assert len(calls) == 2
