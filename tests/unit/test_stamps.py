@@ -325,7 +325,7 @@ def test_the_inputs_are_made_again_only_when_a_file_under_them_changed(tmp_path,
     """Before each phase that runs a stamped role: no file of the controller's state, the
     secrets or the signing key changed since the last digests, they stand (no second
     computation); one changed, they are made again."""
-    import installer.rundir as rundir
+    from installer import rundir
 
     cfg = load_config(EXAMPLE)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
