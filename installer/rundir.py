@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import re
+import stat
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -232,10 +233,10 @@ def _files_state(*roots: Path) -> list[tuple[str, int, int]]:
     """(path, size, modification time) of every file under the roots (a root may be a file)."""
     out = []
     for root in roots:
-        for path in sorted([root] if root.is_file() else root.rglob("*") if root.is_dir() else []):
+        for path in sorted([root, *root.rglob("*")]):
             with contextlib.suppress(OSError):
                 st = path.stat()
-                if path.is_file():
+                if stat.S_ISREG(st.st_mode):
                     out.append((str(path), st.st_size, st.st_mtime_ns))
     return out
 
@@ -270,7 +271,7 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     _write(path / "inventory" / "hosts.yml", unsafe_yaml(hosts))
     refresh = None
     if stamps != "off":
-        made_from: list[Any] = [None]
+        made_from: list[tuple[str, int, int]] | None = None
 
         def refresh() -> None:
             """installer/stamps.py: what each stamped role is given on each host, as one digest,
@@ -279,12 +280,13 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
             a digest (config.cfg, the bundle and the installer do not): when none of their files
             changed (name, size, modification time) since the last digests, they stand (about
             1.5 s of each phase that runs a stamped role)."""
+            nonlocal made_from
             roots = (state, secrets_file, Path(extravars["dcos_gpg_home"]))
-            if made_from[0] is not None and _files_state(*roots) == made_from[0]:
+            if made_from is not None and _files_state(*roots) == made_from:
                 return
             inputs = role_digests(hosts, unsafe_yaml(hosts), extravars, path / "env" / "extravars", secrets_file,
                                   state, Path(cfg.repo.bundle))
-            made_from[0] = _files_state(*roots)  # as the digests read them (the first makes the key)
+            made_from = _files_state(*roots)  # as the digests read them (the first makes the key)
             stamped = copy.deepcopy(hosts)
             for host, values in stamped["all"]["hosts"].items():
                 values["dcos_stamp_input"] = inputs.get(host, {})
