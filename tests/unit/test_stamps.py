@@ -29,8 +29,8 @@ def _inventory(tmp_path: Path, stamps: str, config: Path = EXAMPLE):
 
 
 def test_the_host_local_roles_are_stamped():
-    assert STAMPED == ["cadvisor", "common", "consul", "docker", "marathon", "mesos_agent", "mesos_master", "mysql",
-                       "ntp", "zookeeper"]
+    assert STAMPED == ["cadvisor", "common", "consul", "docker", "haproxy", "keepalived", "marathon", "mesos_agent",
+                       "mesos_master", "mysql", "ntp", "registry", "repo", "zookeeper"]
 
 
 def test_an_install_run_gives_every_host_its_digest_and_operations_none(tmp_path):
@@ -110,7 +110,8 @@ _GLOBALS = {
     "dcos_installer_version",  # in every role's input digest
     "dcos_run_id",  # written into the record, not an input
     "dcos_stamp_input", "dcos_stamp_check", "dcos_stamp_write",  # the fast path itself
-    "stamp_role", "stamp_files", "stamp_units", "stamp_packages", "stamp_commands", "stamp_markers",
+    "stamp_role", "stamp_files", "stamp_units", "stamp_packages", "stamp_commands", "stamp_markers", "stamp_force",
+    "stamp_extra_input",
 }
 # Reads of other hosts' values made while the play runs (not inputs of the run): mesos_agent's
 # handler restarts the agents one at a time from the probes each host noted in the play.
@@ -118,8 +119,10 @@ _GLOBALS = {
 # as converged has none, and keeps its token), and its handler restarts one agent at a time;
 # marathon's, mesos_master's and zookeeper's the same (their leader checks compare the hosts
 # that ran; zookeeper's only with every member running, and its refusal of a restore cut short).
+# keepalived's VIP judgement (tasks/vip.yml, a play of its own after the role's) compares what
+# each lb host answered in that play.
 _RUNTIME_CROSS_HOST = {"mesos_agent": {"hostvars"}, "consul": {"hostvars"}, "marathon": {"hostvars"},
-                       "mesos_master": {"hostvars"}, "zookeeper": {"hostvars"}}
+                       "mesos_master": {"hostvars"}, "zookeeper": {"hostvars"}, "keepalived": {"hostvars"}}
 _BARE = ("when", "changed_when", "failed_when", "until", "that")
 
 
@@ -182,8 +185,19 @@ def test_a_stamped_role_reads_only_what_its_input_digest_holds(role):
                 elif name.startswith((f"{role}_", f"__{role}_")) and name not in declared:
                     # Set only by group_vars: read, but not in the interface the digest resolves.
                     strange.add(f"{path.relative_to(TOP)}: {name} (not in defaults/ or vars/)")
-            # A lookup reads the controller at run time: only first_found of the role's vars files.
-            for plugin in re.findall(r"\b(?:lookup|query|q)\(\s*['\"]([\w.]+)['\"]", text):
+            # A lookup reads the controller at run time: only first_found of the role's vars files,
+            # and `file` of a file one of the role's own names gives by its path (a certificate:
+            # the digest holds the content of every file a value names by an absolute path).
+            for plugin, arg in re.findall(r"\b(?:lookup|query|q)\(\s*['\"]([\w.]+)['\"]\s*(?:,\s*([^)]*))?\)", text):
+                if plugin == "ansible.builtin.file" and re.fullmatch(rf"(__)?{role}_\w+(\s*,\s*errors='ignore')?",
+                                                                     arg.strip()):
+                    continue
+                # The bundle's manifest (every input holds it).
+                if plugin == "ansible.builtin.file" and arg.startswith("repo_bundle_dir ~ '/manifest.json'"):
+                    continue
+                # The registry's image names, files of the bundle (its manifest is in every input).
+                if (role, path.name, plugin, arg.strip()) == ("registry", "push.yml", "file", "item.path"):
+                    continue
                 if plugin != "ansible.builtin.first_found":
                     strange.add(f"{path.relative_to(TOP)}: lookup {plugin}")
             if re.search(r"\bnow\(", text):
@@ -202,7 +216,7 @@ def test_adding_an_agent_changes_the_input_of_only_the_roles_that_list_the_hosts
     `common` (its /etc/hosts block, its firewall's sources) and the NTP server's `ntp` (its
     allow list) change, nothing else of the old hosts; the same config twice changes nothing;
     the registry's password changes Docker's input (its login) and the Mesos agents' (their
-    docker config) everywhere."""
+    docker config) everywhere, and the registry's on the installer host only."""
     import re
 
     def inputs(text: str, name: str) -> dict:
@@ -216,9 +230,10 @@ def test_adding_an_agent_changes_the_input_of_only_the_roles_that_list_the_hosts
     base = EXAMPLE.read_text()
     first = inputs(base, "a.cfg")
     assert first == inputs(base, "b.cfg")
-    assert set(first["installer"]) == {"common", "ntp", "docker", "consul"}
+    assert set(first["installer"]) == {"common", "ntp", "docker", "consul", "registry", "repo"}
     # agent1 is the example's MySQL master; an agent added is not in the MySQL pair.
-    assert set(first["agent1"]) == {"common", "ntp", "docker", "cadvisor", "mesos_agent", "consul", "mysql"}
+    assert set(first["agent1"]) == {"common", "ntp", "docker", "cadvisor", "mesos_agent", "consul", "mysql", "registry",
+                                    "repo"}
     grown = re.sub(r"(\[agents\]\n(?:.*\n)*?)\n\[", lambda m: m.group(1) + "agent9 = 10.0.0.29\n\n[", base, count=1)
     second = inputs(grown, "c.cfg")
     assert set(second["agent9"]) == set(first["agent1"]) - {"mysql"}
@@ -230,8 +245,9 @@ def test_adding_an_agent_changes_the_input_of_only_the_roles_that_list_the_hosts
     secrets.write_text(yaml.safe_dump(data))
     third = inputs(base, "d.cfg")
     changed = {(h, r) for h in first for r in first[h] if first[h][r] != third[h][r]}
-    assert {r for _, r in changed} == {"docker", "mesos_agent"}, sorted(changed)
+    assert {r for _, r in changed} == {"docker", "mesos_agent", "registry"}, sorted(changed)
     assert {h for h, r in changed if r == "docker"} == set(first)
+    assert {h for h, r in changed if r == "registry"} == {"installer"}  # its htpasswd; the clients only trust the CA
 
 
 def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phases_before_made(tmp_path):
@@ -240,7 +256,7 @@ def test_the_inputs_are_made_again_before_a_later_phase_from_the_files_the_phase
     what docker records in a first install is what the next run computes."""
     from installer.runner import STAMPED_PHASES
 
-    assert {"registry", "hosts", "zookeeper", "mesos", "marathon", "consul", "mysql"} == STAMPED_PHASES
+    assert {"repo", "registry", "hosts", "zookeeper", "mesos", "marathon", "consul", "lb", "mysql"} == STAMPED_PHASES
     cfg = load_config(EXAMPLE)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
     run = create_run_dir(cfg, tmp_path, secrets_file, stamps="check")
@@ -294,10 +310,12 @@ def test_a_stamped_role_keeps_the_restarts_it_owes_until_its_handlers_ran(role):
     marker_refs = (f"dcos_{role}.restart-pending", f"__{role}_restart_marker")
 
     pending = [t for t in tasks if (t.get("ansible.builtin.include_role") or {}).get("tasks_from") == "pending"]
-    assert len(pending) == 1, f"{role}: roles/stamp/tasks/pending.yml included {len(pending)} times"
-    assert pending[0]["vars"]["stamp_role"] == role
-    condition = " ".join(_as_list(pending[0].get("when")))
-    assert "not ansible_check_mode" in condition
+    # One inclusion per stretch of notifying tasks before a flush (repo: the copy of each
+    # repository, the client's files, nginx's site, which its own flush follows).
+    assert pending, f"{role}: roles/stamp/tasks/pending.yml is never included"
+    assert all(task["vars"]["stamp_role"] == role for task in pending)
+    assert all("not ansible_check_mode" in _as_list(task.get("when")) for task in pending)
+    condition = " ".join(" ".join(_as_list(task.get("when"))) for task in pending)
 
     finds = [t for t in tasks if "ansible.builtin.stat" in t
              and any(ref in str(t["ansible.builtin.stat"].get("path")) for ref in marker_refs)]
