@@ -452,7 +452,9 @@ def test_a_unit_that_fails_to_start_shows_its_journal_in_the_summary(installed):
 _STAMPED_TASKS = ("Write chrony's configuration", "Write daemon.json", "Load kernel modules at boot",
                   "Install cAdvisor's unit", "Install the agent's unit",
                   "Register this host's services and their checks", "Install Marathon's unit",
-                  "Install the master's unit", "Write zoo.cfg", "Install the check of the mysql-vip Consul service")
+                  "Install the master's unit", "Write zoo.cfg", "Install the check of the mysql-vip Consul service",
+                  "Write the configuration (checked with haproxy -c first)", "Write the configuration",
+                  "Trust the registry's CA system-wide", "Point apt at the local repository")
 
 
 def _ran(env) -> dict:
