@@ -198,6 +198,10 @@ def test_a_stamped_role_reads_only_what_its_input_digest_holds(role):
                 # The registry's image names, files of the bundle (its manifest is in every input).
                 if (role, path.name, plugin, arg.strip()) == ("registry", "push.yml", "file", "item.path"):
                     continue
+                # ... and their names in the record's probe (which of them the storage holds).
+                if (role, path.name, plugin) == ("registry", "main.yml", "ansible.builtin.file") and arg.startswith(
+                        "*query('ansible.builtin.fileglob', registry_images_dir ~ '/*.tar.name'"):
+                    continue
                 if plugin != "ansible.builtin.first_found":
                     strange.add(f"{path.relative_to(TOP)}: lookup {plugin}")
             if re.search(r"\bnow\(", text):
