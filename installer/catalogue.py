@@ -373,6 +373,13 @@ def units_of(cfg: Config, host: Host) -> dict[str, list[str]]:
     return {family: [u for c in components_of(cfg, host) for u in c.units[family]] for family in FAMILIES}
 
 
+def component_units_of(cfg: Config, host: Host) -> dict[str, dict[str, str]]:
+    """Per OS family, each component of the host that runs a unit, with its (first) unit: verify
+    names the unit that answers a check (a stopped one is not waited for)."""
+    return {family: {c.name: c.units[family][0] for c in components_of(cfg, host) if c.units[family]}
+            for family in FAMILIES}
+
+
 def unit_packages_of(cfg: Config, host: Host) -> dict[str, dict[str, list[str]]]:
     """Per OS family, each unit the host runs with the packages that are its code: verify asks
     whether a process of the unit still runs files of them that were replaced since it started

@@ -30,7 +30,7 @@ import yaml
 from pydantic import SecretStr
 
 from installer import __version__
-from installer.catalogue import consul_services, unit_packages_of, units_of
+from installer.catalogue import component_units_of, consul_services, unit_packages_of, units_of
 from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
 from installer.ports import admin_networks, cluster_addresses, firewall_rules, host_ports
@@ -126,6 +126,7 @@ def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
     # credentials names them in `auth`, group_vars adds them).
     hv["dcos_units"] = units_of(cfg, host)
     hv["dcos_unit_packages"] = unit_packages_of(cfg, host)
+    hv["dcos_component_units"] = component_units_of(cfg, host)
     hv["dcos_consul_services"] = consul_services(cfg, host)
     masters = cfg.group("masters")
     if host in masters:

@@ -14,7 +14,16 @@ import yaml
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 
-from installer.catalogue import CATALOGUE, FAMILIES, GROUPS, by_name, consul_services, host_groups, units_of
+from installer.catalogue import (
+    CATALOGUE,
+    FAMILIES,
+    GROUPS,
+    by_name,
+    component_units_of,
+    consul_services,
+    host_groups,
+    units_of,
+)
 from installer.config import load_config
 from installer.config.schema import SECTIONS
 from installer.rundir import inventory
@@ -140,6 +149,12 @@ def test_each_host_gets_what_its_groups_run(shape):
     assert {"zookeeper", "dcos-mesos-master", "dcos-marathon", "consul"} <= set(units_of(cfg, master)["Debian"])
     assert "dcos-mesos-agent" in units_of(cfg, agent)["Debian"] and "zookeeper" not in units_of(cfg, agent)["Debian"]
     assert "chronyd" in units_of(cfg, master)["RedHat"] and "chrony" in units_of(cfg, master)["Debian"]
+    # What verify's checks name as the unit that answers them (a stopped one is not waited for).
+    named = component_units_of(cfg, master)
+    assert {k: named["Debian"][k] for k in ("chrony", "zookeeper", "mesos-master", "marathon", "consul")} == {
+        "chrony": "chrony", "zookeeper": "zookeeper", "mesos-master": "dcos-mesos-master",
+        "marathon": "dcos-marathon", "consul": "consul"}
+    assert named["RedHat"]["chrony"] == "chronyd" and "zookeeper" not in component_units_of(cfg, agent)["Debian"]
     installer_services = {s["name"] for s in consul_services(cfg, cfg.installer)}
     assert {"registry", "repo"} <= installer_services
     # consul-http is a server's service only

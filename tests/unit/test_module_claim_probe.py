@@ -194,3 +194,109 @@ def test_probe_reads_a_packages_files_from_dpkgs_list():
     files = probe.package_files(FakeModule(1, ""), ["dpkg"])
     assert "/usr/bin/dpkg" in files and all(f.startswith("/") for f in files)
     assert probe.package_files(FakeModule(1, ""), ["no-such-package-here"]) == set()
+
+
+class _Server:
+    """A loopback HTTP server: /leader answers 503 twice then a JSON leader; /closed asks for a
+    login (401) unless given user:secret; /old redirects to https."""
+
+    def __init__(self):
+        import base64
+        import http.server
+        import threading
+
+        hits = self.hits = {"/leader": 0}
+        good = "Basic " + base64.b64encode(b"user:secret").decode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # http.server calls it by this name
+                if self.path == "/leader":
+                    hits["/leader"] += 1
+                    code, body = (503, b"not yet") if hits["/leader"] <= 2 else (200, b'{"leader": "m1:8080"}')
+                elif self.path == "/closed":
+                    code, body = (200, b"[]") if self.headers.get("Authorization") == good else (401, b"")
+                elif self.path == "/old":
+                    self.send_response(301)
+                    self.send_header("Location", "https://example.invalid/old")
+                    self.end_headers()
+                    return
+                else:
+                    code, body = 404, b""
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture()
+def server():
+    srv = _Server()
+    yield srv
+    srv.httpd.shutdown()
+
+
+def test_probe_checks_poll_each_until_it_settles_and_report_what_they_saw(tmp_path, server):
+    """Every kind of check in one run: a URL answering 503 twice then its leader (asked again
+    until it names one), a closed endpoint asked without and with the login, a redirect, a
+    command whose output is searched, a name resolved; a check that never settles is returned
+    as last seen after its tries, and the module does not fail for it."""
+    result = run("probe", tmp_path, checks=[
+        {"name": "leader", "url": server.url + "/leader", "until": "key:leader", "retries": 5, "delay": 0},
+        {"name": "anonymous", "url": server.url + "/closed", "status": [401], "until": "status"},
+        {"name": "login", "url": server.url + "/closed", "username": "user", "password": "secret",
+         "until": "json"},
+        {"name": "redirect", "url": server.url + "/old", "status": [301]},
+        {"name": "down", "url": "http://127.0.0.1:9/", "retries": 2, "delay": 0},
+        {"name": "mode", "command": ["printf", "Zookeeper\\nMode: follower\\n"], "until": "^Mode. (leader|follower)"},
+        {"name": "never", "command": ["true"], "until": "^nothing", "retries": 3, "delay": 0},
+        {"name": "local", "resolve": "localhost", "want": ["127.0.0.1"]},
+        {"name": "first", "resolve": "localhost", "want": ["127.0.0.1", "10.0.0.1"], "until": "first"},
+    ])
+    assert "failed" not in result, result
+    c = result["checks"]
+    assert c["leader"]["ok"] and c["leader"]["attempts"] == 3 and c["leader"]["json"] == {"leader": "m1:8080"}
+    assert server.hits["/leader"] == 3
+    assert c["anonymous"]["ok"] and c["anonymous"]["status"] == 401
+    assert c["login"]["ok"] and c["login"]["status"] == 200 and c["login"]["json"] == []
+    assert c["redirect"]["ok"] and c["redirect"]["location"] == "https://example.invalid/old"
+    assert not c["down"]["ok"] and c["down"]["attempts"] == 2 and c["down"]["status"] == -1 and c["down"]["msg"]
+    assert c["mode"]["ok"] and c["mode"]["stdout_lines"] == ["Zookeeper", "Mode: follower"]
+    assert not c["never"]["ok"] and c["never"]["attempts"] == 3 and c["never"]["rc"] == 0
+    assert c["local"]["ok"] and c["local"]["addresses"] == ["127.0.0.1"]
+    assert c["first"]["ok"]
+    # The password is a no_log option: never in what the module returns.
+    assert "secret" not in json.dumps({k: v for k, v in result.items() if k != "invocation"})
+    assert "secret" not in json.dumps(result.get("invocation", {}))
+
+
+def test_probe_checks_run_side_by_side_not_one_after_another():
+    """Two checks that never settle, five tries each 1 s apart: about four sleeps in all, not
+    eight (rounds, not a sum); a name that settles as a subset when the answer holds at most
+    three records, and not when it holds a foreign address."""
+    slept = []
+    module = type("M", (), {"run_command": staticmethod(lambda argv: (1, "", ""))})()
+    checks = [{"name": n, "command": ["x"], "until": "^never", "retries": 5, "delay": 1} for n in ("a", "b")]
+    results = probe.poll_checks(module, checks, sleep=slept.append)
+    assert slept == [1, 1, 1, 1] and {r["attempts"] for r in results.values()} == {5}
+    many = {"name": "dns", "resolve": "x", "want": ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"],
+            "answers_at_most": 3, "until": None}
+    assert probe._settled(many, {"addresses": ["10.0.0.2", "10.0.0.4", "10.0.0.1"]})
+    assert not probe._settled(many, {"addresses": ["10.0.0.2", "10.0.0.9"]})
+    assert not probe._settled(many, {"addresses": []})
+    exact = {**many, "want": ["10.0.0.1", "10.0.0.2"]}
+    assert not probe._settled(exact, {"addresses": ["10.0.0.1"]})
+    assert probe._settled(exact, {"addresses": ["10.0.0.2", "10.0.0.1"]})
+
+
+def test_probe_refuses_a_check_that_is_not_exactly_one_kind(tmp_path):
+    both = run("probe", tmp_path, checks=[{"name": "x", "command": ["true"], "url": "http://127.0.0.1:9/"}])
+    neither = run("probe", tmp_path, checks=[{"name": "x"}])
+    assert both["failed"] and "mutually exclusive" in both["msg"]
+    assert neither["failed"] and "one of the following is required" in neither["msg"]

@@ -52,6 +52,41 @@ options:
       The processes are the unit's main process and every process in its control group.
     type: dict
     default: {}
+  checks:
+    description: >-
+      Checks to poll until each settles, all within the one module run (a verify phase that
+      asks twenty things of a host asks them in one round trip). Each names one of C(command)
+      (an argv, its stdout searched with C(until), a regex), C(url) (an HTTP GET, settled when
+      C(until) holds: C(status) its status is in C(status), C(json) the body is JSON, C(json_nonempty)
+      a non-empty JSON value, C(key:NAME) a JSON object with NAME) or C(resolve) (a host name,
+      settled when its IPv4 addresses are C(want): all of them, or only some when C(want) has more
+      than C(answers_at_most) (a DNS answer that holds at most that many records), or the first
+      address when C(until) is C(first)). A check is asked again every C(delay) seconds, at most
+      C(retries) times, beside the others: the run takes as long as the slowest check, not their sum.
+      A check that does not settle is returned as it was last seen; the module never fails for it:
+      the playbook judges.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: The key of its result., type: str, required: true}
+      command: {description: The argv to run., type: list, elements: str}
+      url: {description: The URL to GET., type: str}
+      resolve: {description: The host name to resolve., type: str}
+      until: {description: When the check has settled (see above)., type: str}
+      status: {description: The HTTP statuses that settle C(until=status)., type: list, elements: int, default: [200]}
+      username: {description: HTTP Basic user., type: str}
+      password: {description: HTTP Basic password (never shown)., type: str}
+      ca_path: {description: CA bundle for HTTPS., type: path}
+      want: {description: The addresses C(resolve) must give., type: list, elements: str, default: []}
+      answers_at_most: {description: The most records one answer holds (0 is no limit)., type: int, default: 0}
+      retries: {description: How many times to ask at most., type: int, default: 1}
+      delay: {description: Seconds between two asks., type: int, default: 5}
+      unit:
+        description: >-
+          The systemd unit that answers this check: when it is not active the check is asked once,
+          not waited for (a stopped service is named by the unit's own state, at once).
+        type: str
 author: DCOS installer team
 """
 
@@ -103,10 +138,21 @@ replaced:
   description: Per unit asked for in C(replaced), the sorted files of its packages its processes run from deleted.
   returned: always
   type: dict
+checks:
+  description: >-
+    Per check, by name: C(ok) (it settled), C(attempts), and what was last seen: C(rc), C(stdout)
+    and C(stdout_lines) of a command; C(status), C(location), C(json) (when the body is JSON) and
+    C(msg) (a connection error) of a URL; C(addresses) of a name, with the name (C(resolve))
+    and C(want).
+  returned: always
+  type: dict
 """
 
+import json
 import os
+import re
 import socket
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -258,6 +304,92 @@ def replaced_code(module, units, proc="/proc"):
     return out
 
 
+def _ask_command(module, check):
+    rc, out, err = module.run_command(check["command"])
+    return {"rc": rc, "stdout": out, "stdout_lines": out.splitlines(), "stderr": err}
+
+
+def _ask_url(check):
+    # Imported here: most runs of this module ask no URL.
+    from ansible.module_utils.urls import open_url
+    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+
+    seen = {"status": -1, "location": "", "msg": ""}
+    try:
+        response = open_url(check["url"], method="GET", url_username=check.get("username"),
+                            url_password=check.get("password"), force_basic_auth=bool(check.get("username")),
+                            ca_path=check.get("ca_path"), follow_redirects="none", timeout=10)
+        body = response.read()
+        seen["status"] = response.getcode()
+    except HTTPError as exc:
+        seen.update(status=exc.code, location=exc.headers.get("Location", "") if exc.headers else "",
+                    msg="HTTP Error %s: %s" % (exc.code, exc.reason))
+        try:
+            body = exc.read()
+        except Exception:  # pylint: disable=broad-except
+            body = b""
+    except (URLError, OSError, ValueError) as exc:
+        seen["msg"] = "%s: %s" % (type(exc).__name__, getattr(exc, "reason", exc))
+        return seen
+    try:
+        seen["json"] = json.loads(body.decode("utf-8"))
+    except ValueError:
+        pass
+    return seen
+
+
+def _settled(check, seen):
+    until = check.get("until") or ""
+    if check.get("command"):
+        return re.search(until, seen.get("stdout", ""), re.MULTILINE) is not None if until else seen["rc"] == 0
+    if check.get("url"):
+        if until in ("", "status"):
+            return seen["status"] in check["status"]
+        if "json" not in seen:
+            return False
+        if until == "json":
+            return True
+        if until == "json_nonempty":
+            return bool(seen["json"])
+        if until.startswith("key:"):
+            return isinstance(seen["json"], dict) and until[4:] in seen["json"]
+        return False
+    got, want = seen["addresses"], check["want"]
+    if until == "first":
+        return bool(got) and bool(want) and got[0] == want[0]
+    if check["answers_at_most"] and len(set(want)) > check["answers_at_most"]:
+        return bool(got) and set(got) <= set(want)
+    return sorted(set(got)) == sorted(set(want))
+
+
+def poll_checks(module, checks, sleep=time.sleep):
+    """Every check asked until it settles or runs out of tries, all of them in rounds: the
+    slowest check sets the time, not their sum. A check whose unit is not active is asked once."""
+    units = sorted({c["unit"] for c in checks if c.get("unit")})
+    states = describe_units(module, units)[0] if units else {}
+    checks = [dict(c, retries=1) if c.get("unit") and states[c["unit"]]["active"] != "active" else c
+              for c in checks]
+    results, pending = {}, list(checks)
+    while pending:
+        still = []
+        for check in pending:
+            if check.get("command"):
+                seen = _ask_command(module, check)
+            elif check.get("url"):
+                seen = _ask_url(check)
+            else:
+                seen = {"addresses": resolve(check["resolve"]), "resolve": check["resolve"], "want": check["want"]}
+            seen["attempts"] = results.get(check["name"], {}).get("attempts", 0) + 1
+            seen["ok"] = _settled(check, seen)
+            results[check["name"]] = seen
+            if not seen["ok"] and seen["attempts"] < check["retries"]:
+                still.append(check)
+        pending = still
+        if pending:
+            sleep(min(c["delay"] for c in pending))
+    return results
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -267,6 +399,22 @@ def main():
             kernel_modules=dict(type="list", elements="str", default=[]),
             resolve=dict(type="list", elements="str", default=[]),
             replaced=dict(type="dict", default={}),
+            checks=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                command=dict(type="list", elements="str"),
+                url=dict(type="str"),
+                resolve=dict(type="str"),
+                until=dict(type="str"),
+                status=dict(type="list", elements="int", default=[200]),
+                username=dict(type="str"),
+                password=dict(type="str", no_log=True),
+                ca_path=dict(type="path"),
+                want=dict(type="list", elements="str", default=[]),
+                answers_at_most=dict(type="int", default=0),
+                retries=dict(type="int", default=1),
+                delay=dict(type="int", default=5),
+                unit=dict(type="str"),
+            ), mutually_exclusive=[("command", "url", "resolve")], required_one_of=[("command", "url", "resolve")]),
         ),
         supports_check_mode=True,
     )
@@ -282,6 +430,7 @@ def main():
         kernel_modules={m: module_loaded(m, proc_modules) for m in module.params["kernel_modules"]},
         addresses={n: resolve(n) for n in module.params["resolve"]},
         replaced=replaced_code(module, module.params["replaced"]),
+        checks=poll_checks(module, module.params["checks"]),
     )
 
 
