@@ -2,11 +2,18 @@
 pool/*.deb, Packages, Packages.gz, Release, InRelease, Release.gpg and the public key.
 The index is deterministic (sorted, no wall-clock date): the same debs give the same files,
 and the signatures are only made again when the Release text changes, so a re-run with an
-unchanged bundle changes nothing."""
+unchanged bundle changes nothing.
+
+A build that is complete leaves a seal beside the repository (<dest>.built.json, never served):
+the bundle manifest's digest, the size and mtime of every .deb in the bundle and in the pool,
+the digest of every index file and the signing key's fingerprint. A re-run that trusts the seal
+(the installer's fast path; --full does not) compares it and is done, where the full comparison
+reads every package three times (about 3 s for a two-release bundle on every run)."""
 
 import gzip
 import hashlib
 import io
+import json
 import lzma
 import os
 import shutil
@@ -156,9 +163,77 @@ def _write_if_changed(path, data):
     return True
 
 
-def repo_differs(debs, dest, gpg_home):
+_INDEX = ("Packages", "Packages.gz", "Release", "InRelease", "Release.gpg", "dcos-repo.gpg")
+
+
+def _listing(folder):
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".deb"))
+    except OSError:
+        return None
+    out = []
+    for name in names:
+        st = os.stat(os.path.join(folder, name))
+        out.append([name, st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _file_digest(path):
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def seal_of(debs, dest, manifest, fingerprint):
+    """What a complete build of dest from debs looks like, read cheaply (no package is read)."""
+    return {"manifest": _file_digest(manifest) if manifest else None, "fingerprint": fingerprint,
+            "debs": _listing(debs), "pool": _listing(os.path.join(dest, "pool")),
+            "index": {n: _file_digest(os.path.join(dest, n)) for n in _INDEX}}
+
+
+def _seal_path(dest):
+    return os.path.normpath(dest) + ".built.json"
+
+
+def sealed(debs, dest, manifest, fingerprint):
+    """Whether dest is as its last complete build left it, from this very bundle."""
+    if not manifest or not os.path.exists(manifest):
+        return False
+    try:
+        with open(_seal_path(dest), encoding="utf-8") as handle:
+            recorded = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return recorded == seal_of(debs, dest, manifest, fingerprint)
+
+
+def _write_seal(debs, dest, manifest, fingerprint):
+    path = _seal_path(dest)
+    if not manifest or not os.path.exists(manifest):
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(seal_of(debs, dest, manifest, fingerprint), handle, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def _fingerprint(home):
+    """The signing key's fingerprint, or None when there is none yet (nothing is made)."""
+    if not os.path.isdir(home) or not os.listdir(home) or shutil.which("gpg") is None:
+        return None
+    listing = _gpg(home, "--with-colons", "--list-secret-keys").decode()
+    return ([line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")] + [None])[0]
+
+
+def repo_differs(debs, dest, gpg_home, manifest=None, trust_seal=False):
     """What build_repo would change, read only (a dry run): a package added, changed or gone,
-    an index that differs, or no signing key or signatures yet."""
+    an index that differs, or no signing key or signatures yet. With trust_seal, a repository
+    sealed from this very bundle is not compared package by package."""
+    if trust_seal and sealed(debs, dest, manifest, _fingerprint(gpg_home)):
+        return False
     pool = os.path.join(dest, "pool")
     if not os.path.isdir(pool) or not os.path.isdir(gpg_home) or not os.listdir(gpg_home):
         return True  # a first build: the pool and the signing key are made
@@ -178,10 +253,19 @@ def repo_differs(debs, dest, gpg_home):
     return current != packages_text(pool).encode() or not signed
 
 
-def build_repo(debs, dest, gpg_home, label):
+def build_repo(debs, dest, gpg_home, label, manifest=None, trust_seal=False):
     """Build (or bring up to date) the signed flat repo in dest from the .deb files in debs.
-    Returns (changed, fingerprint)."""
+    Returns (changed, fingerprint). With trust_seal, a repository sealed from this very bundle
+    (manifest) is left as it is without reading its packages."""
     fingerprint = ensure_key(gpg_home, "DCOS installer repository (%s)" % label)
+    if trust_seal and sealed(debs, dest, manifest, fingerprint):
+        return False, fingerprint
+    changed = _build(debs, dest, gpg_home, label, fingerprint)
+    _write_seal(debs, dest, manifest, fingerprint)
+    return changed, fingerprint
+
+
+def _build(debs, dest, gpg_home, label, fingerprint):
     pool = os.path.join(dest, "pool")
     os.makedirs(pool, exist_ok=True)
     changed = False
@@ -213,4 +297,4 @@ def build_repo(debs, dest, gpg_home, label):
                 shutil.move(target, os.path.join(dest, out))
     key = _gpg(gpg_home, "--export", fingerprint)
     changed |= _write_if_changed(os.path.join(dest, "dcos-repo.gpg"), key)
-    return changed, fingerprint
+    return changed

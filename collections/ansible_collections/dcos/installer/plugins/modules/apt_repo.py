@@ -30,6 +30,17 @@ options:
     description: Label of the repository (the cluster name).
     type: str
     required: true
+  manifest:
+    description: >-
+      The bundle's manifest.json (each package's sha256). A complete build leaves a seal beside
+      I(dest) (I(dest).built.json) with its digest and what the build made.
+    type: path
+  trust_seal:
+    description: >-
+      Leave a repository sealed from this very bundle as it is, without reading its packages
+      (the fast path of a re-run). False compares every package (the installer's --full).
+    type: bool
+    default: false
 author: DCOS installer team
 """
 
@@ -61,18 +72,22 @@ def main():
             dest=dict(type="path", required=True),
             gpg_home=dict(type="path", required=True, no_log=False),
             label=dict(type="str", required=True),
+            manifest=dict(type="path"),
+            trust_seal=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     if module.check_mode:  # the plan: what would change, nothing written
         try:
             module.exit_json(changed=repo_differs(module.params["debs"], module.params["dest"],
-                                                  module.params["gpg_home"]), fingerprint="")
+                                                  module.params["gpg_home"], module.params["manifest"],
+                                                  module.params["trust_seal"]), fingerprint="")
         except (RepoError, OSError) as exc:
             module.fail_json(msg=str(exc))
     try:
         changed, fingerprint = build_repo(module.params["debs"], module.params["dest"], module.params["gpg_home"],
-                                          module.params["label"])
+                                          module.params["label"], module.params["manifest"],
+                                          module.params["trust_seal"])
     except (RepoError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=changed, fingerprint=fingerprint)
