@@ -144,13 +144,17 @@ def ensure_key(home, uid):
         raise RepoError("gpg is not installed on the machine running the installer (apt-get install gnupg)")
     os.makedirs(home, mode=0o700, exist_ok=True)
     os.chmod(home, 0o700)
-    listing = _gpg(home, "--with-colons", "--list-secret-keys").decode()
-    fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")]
-    if fingerprints:
-        return fingerprints[0]
+    fingerprint = _listed_fingerprint(home)
+    if fingerprint:
+        return fingerprint
     _gpg(home, "--quick-gen-key", uid, "rsa3072", "sign", "never")
+    return _listed_fingerprint(home)
+
+
+def _listed_fingerprint(home):
+    """The first secret key's fingerprint in home, or None."""
     listing = _gpg(home, "--with-colons", "--list-secret-keys").decode()
-    return [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")][0]
+    return ([line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")] + [None])[0]
 
 
 def _write_if_changed(path, data):
@@ -224,8 +228,7 @@ def _fingerprint(home):
     """The signing key's fingerprint, or None when there is none yet (nothing is made)."""
     if not os.path.isdir(home) or not os.listdir(home) or shutil.which("gpg") is None:
         return None
-    listing = _gpg(home, "--with-colons", "--list-secret-keys").decode()
-    return ([line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")] + [None])[0]
+    return _listed_fingerprint(home)
 
 
 def repo_differs(debs, dest, gpg_home, manifest=None, trust_seal=False):
