@@ -653,3 +653,67 @@ def test_agent_readonly_http_authentication(tmp_path):
     finally:
         proc.kill()
         proc.wait(5)
+
+
+def test_agent_keeps_registering_through_answers_cut_short(tmp_path):
+    """A master killed while it answers (a rolling restart) leaves the agent a bad status line or
+    a short body: the agent counts that as a lost connection and registers on the next try. (It
+    once ended the registration thread: the agent answered HTTP but never registered again.)"""
+    import threading
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    master_port = listener.getsockname()[1]
+    broken = [b"garbage\r\n\r\n",  # http.client.BadStatusLine
+              # http.client.IncompleteRead
+              b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 80\r\n\r\n{\"id\""]
+    served = []
+
+    def serve():
+        while len(served) < 6:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                served.append(json.loads(body))
+                if len(served) <= len(broken):
+                    conn.sendall(broken[len(served) - 1])
+                else:
+                    answer = b'{"id": "cut-S0"}'
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                                 + str(len(answer)).encode() + b"\r\n\r\n" + answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    agent_port = _free_port()
+    log = tmp_path / "agent.log"
+    agent = subprocess.Popen(
+        [sys.executable, str(SBIN / "mesos-agent"), "--ip=127.0.0.1", f"--port={agent_port}",
+         f"--work_dir={tmp_path}/a", f"--master=127.0.0.1:{master_port}", "--containerizers=mesos"],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=log.open("w"),
+    )
+    try:
+        assert _wait_for(lambda: len(served) >= 6, 15), (served, log.read_text())
+        assert agent.poll() is None, log.read_text()
+        metrics = json.loads(_get(agent_port, "/metrics/snapshot")[2])
+        assert metrics["slave/registered"] == 1.0
+        # the first two tries went unanswered, the third registered, the rest are heartbeats with its id
+        assert [s.get("id") for s in served[:3]] == [None, None, None]
+        assert {s.get("id") for s in served[3:]} == {"cut-S0"}
+        assert "Registered with master master@127.0.0.1" in log.read_text()
+    finally:
+        listener.close()
+        agent.kill()
+        agent.wait(5)

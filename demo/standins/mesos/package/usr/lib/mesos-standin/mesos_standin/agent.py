@@ -2,6 +2,7 @@
 endpoints, registration with the leading master through the stand-in protocol, and the tasks the
 master hands over in its answers (tasks.py)."""
 
+import http.client
 import json
 import os
 import socket
@@ -98,10 +99,10 @@ class Agent:
             glog.info("slave.cpp:7516", f"Recovering agent {self.agent_id}")
 
         if self.zk_url is not None:
-            threading.Thread(target=self._zk_thread, name="zk", daemon=True).start()
+            common.start_thread(self._zk_thread, "zk")
         else:
-            threading.Thread(target=self._standalone_thread, name="detector", daemon=True).start()
-        threading.Thread(target=self._register_thread, name="register", daemon=True).start()
+            common.start_thread(self._standalone_thread, "detector")
+        common.start_thread(self._register_thread, "register")
         while not self.stop_event.wait(1.0):
             pass
         self._shutdown()
@@ -447,7 +448,9 @@ class Agent:
                 threading.Thread(target=self._shutdown_tasks, daemon=True, args=(
                     f"Agent asked to shut down by {leader.get('pid')} because '{message}'",)).start()
             return False  # 403: the master dropped the registration; it is retried
-        except (urllib.error.URLError, OSError, ValueError):
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+            # HTTPException: a master killed mid-answer (a bad status line, a short body) is a
+            # lost connection too, not an end of the registration thread
             with self.lock:
                 if self.registered and self.leader is leader:
                     self.registered = False

@@ -131,9 +131,25 @@ def start_http(bind_ip, port, app):
         )
         os.abort()
     server.app = app
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
+    # not start_thread: closing the server at a clean exit may end serve_forever with an error
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
+
+
+def start_thread(target, name, args=()):
+    """A daemon thread whose unexpected end ends the process (EXIT(EXIT_FAILURE), as a failed
+    CHECK ends a Mesos daemon): the unit restarts it. A thread that died silently would leave a
+    daemon that answers HTTP but never registers or heartbeats again."""
+
+    def guarded():
+        try:
+            target(*args)
+        except BaseException as exc:  # any end but a return is fatal
+            glog.exit_failure("process.cpp:3600", f"Thread '{name}' failed: {exc!r}")
+
+    thread = threading.Thread(target=guarded, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 # --- addresses ---

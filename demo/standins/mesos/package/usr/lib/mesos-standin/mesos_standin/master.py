@@ -165,7 +165,7 @@ class Master:
             self._detected(self.info)
             self._check_recovery(1)
         else:
-            threading.Thread(target=self._zk_thread, name="zk", daemon=True).start()
+            common.start_thread(self._zk_thread, "zk")
         while not self.stop_event.wait(1.0):
             self._tick()
         self._shutdown()

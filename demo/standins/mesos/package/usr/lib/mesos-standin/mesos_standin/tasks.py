@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 
-from . import glog
+from . import common, glog
 from .maintenance import TERMINAL_STATES as TERMINAL
 
 KILL_GRACE_SECS = 3.0  # the command executor's default kill policy grace period
@@ -78,7 +78,7 @@ class Runner:
         self.tasks = {}
         self.agent_id = None
         self.stop = threading.Event()
-        threading.Thread(target=self._watch, name="tasks", daemon=True).start()
+        common.start_thread(self._watch, "tasks")
 
     def _meta(self, agent_id=None):
         return os.path.join(self.work_dir, "meta", "slaves", agent_id or self.agent_id or "unknown", "standin-tasks")

@@ -224,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
                 "POST", "PUT", "PATCH") else None, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:  # a leader killed mid-answer too
             log.warning("Forwarding %s %s to leader %s failed: %s", self.command, self.path, leader, e)
             self.reply_error_page(502, BAD_CONNECTION)
             return

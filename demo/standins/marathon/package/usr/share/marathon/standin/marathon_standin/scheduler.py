@@ -91,7 +91,7 @@ class Scheduler:
                          headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
             data = resp.read()
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:  # a master killed mid-answer too
             raise SchedulerUnavailable(str(e)) from None
         finally:
             conn.close()
