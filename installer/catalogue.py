@@ -339,7 +339,7 @@ CATALOGUE: tuple[Component, ...] = (
         "firewall", "common", "cluster", ("installer", "cluster"),
         units=_everywhere("dcos-firewall"), unit_var="__common_firewall_unit",
         adoptable=False,
-        files=("/etc/dcos/firewall.nft", "/etc/systemd/system/dcos-firewall.service"),
+        files=("/etc/dcos/firewall.nft", "/etc/dcos/firewall-sources.nft", "/etc/systemd/system/dcos-firewall.service"),
         enabled=lambda cfg: cfg.cluster.firewall == "open-ports",
     ),
 )

@@ -71,14 +71,20 @@ def cluster_addresses(cfg: Config) -> list[str]:
     return list(dict.fromkeys(addresses))
 
 
-def firewall_rules(cfg: Config, host: Host) -> list[dict[str, object]]:
-    """The host's ports grouped by who may reach them, for the firewall: one entry per
-    (protocol, audience) with its ports and source networks. Loopback-only ports need none."""
-    sources = {
+def firewall_sources(cfg: Config) -> dict[str, list[str]]:
+    """Who each audience of the firewall is: the same on every host (role membership writes
+    them, the table of role common admits each port's audience from its set)."""
+    return {
         "masters": [str(h.ip) for h in cfg.group("masters")],
         "cluster": cluster_addresses(cfg),
         "admin": cluster_addresses(cfg) + admin_networks(cfg),
     }
+
+
+def firewall_rules(cfg: Config, host: Host) -> list[dict[str, object]]:
+    """The host's ports grouped by who may reach them, for the firewall: one entry per
+    (protocol, audience) with its ports (who each audience is: firewall_sources, kept apart
+    so that a host added changes no host's rules). Loopback-only ports need none."""
     rules: dict[tuple[str, str], list[int]] = {}
     widest: dict[tuple[int, str], str] = {}
     for use in host_ports(cfg, host):
@@ -90,5 +96,5 @@ def firewall_rules(cfg: Config, host: Host) -> list[dict[str, object]]:
             widest[key] = use.audience
     for (port, protocol), audience in widest.items():
         rules.setdefault((protocol, audience), []).append(port)
-    return [{"proto": proto, "audience": audience, "ports": sorted(ports), "sources": sources[audience]}
+    return [{"proto": proto, "audience": audience, "ports": sorted(ports)}
             for (proto, audience), ports in sorted(rules.items())]

@@ -33,7 +33,7 @@ from installer import __version__
 from installer.catalogue import component_units_of, consul_services, unit_packages_of, units_of
 from installer.config import Config, Host
 from installer.phases import PLAYBOOKS, TOP
-from installer.ports import admin_networks, cluster_addresses, firewall_rules, host_ports
+from installer.ports import admin_networks, cluster_addresses, firewall_rules, firewall_sources, host_ports
 from installer.secrets import REDACTED, SECRET_KEYS, is_secret_key
 from installer.stamps import role_digests
 
@@ -119,7 +119,8 @@ def _host_vars(cfg: Config, host: Host) -> dict[str, Any]:
     hv["dcos_ports"] = [{"port": port, "proto": proto}
                         for port, proto in dict.fromkeys((u.port, u.protocol) for u in host_ports(cfg, host)
                                                          if u.audience != "local")]
-    # Who may reach them: the firewall's rules (ports by protocol and audience, with sources).
+    # Who may reach them: the firewall's rules (ports by protocol and audience; who each
+    # audience is: dcos_firewall_sources, the same for every host).
     hv["dcos_firewall"] = firewall_rules(cfg, host)
     # From the catalogue: the units this host runs (per OS family; verify asks systemd about
     # them) and the services it registers in Consul (no secret: a check that needs
@@ -145,6 +146,7 @@ def inventory(cfg: Config, known_hosts: Path | None = None) -> dict[str, Any]:
         "ansible_python_interpreter": "auto_silent" if cluster.python_interpreter == "auto"
         else cluster.python_interpreter,
     }
+    all_vars["dcos_firewall_sources"] = firewall_sources(cfg)
     if cluster.ssh_key_file is not None:
         all_vars["ansible_ssh_private_key_file"] = str(cluster.ssh_key_file)
     if known_hosts is not None:

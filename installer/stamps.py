@@ -13,11 +13,12 @@ collections' manifests). A role reads
 nothing else: tests/unit/test_stamps.py holds every stamped role's tasks, templates and vars to
 its own names, facts and the few globals listed there.
 
-So adding an agent changes the input of the roles whose values list the hosts (`common`'s
-/etc/hosts block and firewall sources, the NTP server's allow list) and of no other: the old
-hosts run only those. A variable that cannot be resolved on the controller (it would need the
-host's facts) makes that role's input on that host the coarse one (run_digest: every input of
-the run, the groups included), never a partial one.
+So adding an agent changes the input of the roles whose values list the hosts (the NTP
+server's allow list) and of no other: the old hosts run only those, and role membership (not
+stamped: the /etc/hosts block and the firewall's source sets, a few tasks on every run). A
+variable that cannot be resolved on the controller (it would need the host's facts) makes that
+role's input on that host the coarse one (run_digest: every input of the run, the groups
+included), never a partial one.
 
 Digests are keyed (HMAC-SHA256, with a random key kept in runs/state/<cluster>/stamp.key): the
 values include secrets, and a host's record must not let anyone test guesses of a secret

@@ -493,7 +493,7 @@ def test_a_re_run_runs_only_the_roles_whose_state_drifted(installed):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     said = _said(installed)
     assert said == {"agent1": f"ntp runs: file {conf}: changed", "master1": f"ntp runs: pending: {marker}",
-                    "master2": "common runs: command /usr/sbin/nft -s list table inet dcos_installer: changed"}, said
+                    "master2": "common runs: command /usr/sbin/nft -s -t list table inet dcos_installer: changed"}, said
     ran = {(task, h) for (task, h) in _ran(installed) if task in _STAMPED_TASKS}
     assert ran == {("Write chrony's configuration", "agent1"), ("Write chrony's configuration", "master1"),
                    ("Load kernel modules at boot", "master2")}, ran

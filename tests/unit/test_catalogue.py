@@ -70,8 +70,9 @@ def test_the_shapes_are_what_they_say(shape):
 
 
 # Roles that install nothing of their own: the others use them, they take off what the others installed,
-# or they only read the hosts (diagnostics).
-HELPER_ROLES = {"diagnostics", "rolling_restart", "uninstall"}
+# they only read the hosts (diagnostics), or they write the part of another's component that adding a
+# host changes (membership: the firewall's source sets, listed with the firewall, and /etc/hosts' block).
+HELPER_ROLES = {"diagnostics", "membership", "rolling_restart", "uninstall"}
 
 
 def test_every_role_installs_a_component_of_the_catalogue():

@@ -47,7 +47,8 @@ INPUTS = [
     "consul_bootstrap_expect", "registry_username", "registry_password", "registry_bind_address",
     "haproxy_tls_generate", "haproxy_tls_cert_file", "haproxy_tls_key_file", "haproxy_tls_names",
     "haproxy_http_redirect_port", "haproxy_stats_admin", "common_firewall_rules", "mysql_bind_address",
-    "cadvisor_listen_address", "repo_bind_address",
+    "cadvisor_listen_address", "repo_bind_address", "membership_hosts_entries", "membership_firewall_sources",
+    "membership_firewall",
 ]
 PLAYBOOK = """
 - hosts: all
@@ -188,6 +189,22 @@ def test_consul_inputs_follow_the_config(inputs):
     assert services["master1"]["zookeeper"]["check"]["tcp"] == "10.0.0.11:2181"
     assert services["agent1"]["mesos-agent"]["port"] == 5051
     assert installer["consul_datacenter"] == "dc1"
+
+
+def test_every_host_is_told_the_same_cluster_hosts_and_firewall_sets(inputs):
+    """Role membership's inputs: every host named in config.cfg for /etc/hosts, and who each
+    audience of the firewall is; the same on every host, and no host's rules name an address
+    (common's input does not change when a host is added)."""
+    values, _ = inputs
+    hosts = {name: v for name, v in values.items() if not name.startswith("_")}
+    entries = hosts["master1"]["membership_hosts_entries"]
+    assert {e["name"] for e in entries} == set(hosts) and all(e["ip"].startswith("10.0.0.") for e in entries)
+    assert hosts["master1"]["membership_firewall_sources"]["masters"] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    for name, value in hosts.items():
+        assert value["membership_hosts_entries"] == entries, name
+        assert value["membership_firewall_sources"] == hosts["master1"]["membership_firewall_sources"], name
+        assert value["membership_firewall"] == "open-ports"
+        assert all("sources" not in rule for rule in value["common_firewall_rules"]), name
 
 
 def test_mysql_inputs_follow_the_config(inputs):

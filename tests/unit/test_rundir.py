@@ -124,12 +124,15 @@ def test_the_firewall_opens_each_port_to_its_audience_only(tmp_path):
     rules = {(r["proto"], r["audience"]): r for r in hosts["master1"]["dcos_firewall"]}
     assert set(rules) == {("tcp", "masters"), ("tcp", "cluster"), ("udp", "cluster"), ("tcp", "admin")}
     assert rules[("tcp", "masters")]["ports"] == [2888, 3888]
-    assert rules[("tcp", "masters")]["sources"] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
     assert {2181, 5050, 8080, 8300, 8301, 8500, 4194} <= set(rules[("tcp", "cluster")]["ports"])
-    assert rules[("tcp", "cluster")]["sources"] == cluster
     # The VIP's frontends: the cluster and the admin networks (default: the VIP's own network).
     assert rules[("tcp", "admin")]["ports"] == [80, 443, 8050, 8550, 9090]
-    assert rules[("tcp", "admin")]["sources"] == [*cluster, "10.0.0.0/24"]
+    # Who each audience is: one list for every host (role membership), never in a host's rules,
+    # so that a host added changes no host's rules.
+    assert all(set(r) == {"proto", "audience", "ports"} for h in hosts.values() for r in h["dcos_firewall"])
+    sources = read_yaml(run.path / "inventory" / "hosts.yml")["all"]["vars"]["dcos_firewall_sources"]
+    assert sources == {"masters": ["10.0.0.11", "10.0.0.12", "10.0.0.13"], "cluster": cluster,
+                       "admin": [*cluster, "10.0.0.0/24"]}
     installer = {(r["proto"], r["audience"]): r["ports"] for r in hosts["installer"]["dcos_firewall"]}
     assert installer == {("tcp", "admin"): [5000], ("tcp", "cluster"): [8081, 8301, 8500],
                          ("udp", "cluster"): [123, 8301]}
@@ -141,9 +144,8 @@ def test_admin_networks_given_replace_the_default(tmp_path):
     cfg = load_config(config)
     secrets_file, _ = ensure_secrets(cfg, tmp_path)
     run = create_run_dir(cfg, tmp_path, secrets_file)
-    hosts = read_yaml(run.path / "inventory" / "hosts.yml")["all"]["hosts"]
-    admin = next(r for r in hosts["master2"]["dcos_firewall"] if r["audience"] == "admin")
-    assert admin["sources"][-2:] == ["192.168.7.0/24", "10.9.9.9/32"]
+    sources = read_yaml(run.path / "inventory" / "hosts.yml")["all"]["vars"]["dcos_firewall_sources"]
+    assert sources["admin"][-2:] == ["192.168.7.0/24", "10.9.9.9/32"]
 
 
 def test_a_config_value_is_data_for_ansible_never_a_template(tmp_path):
