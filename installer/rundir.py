@@ -145,8 +145,9 @@ def inventory(cfg: Config, known_hosts: Path | None = None) -> dict[str, Any]:
         "ansible_become_method": cluster.become_method,
         "ansible_python_interpreter": "auto_silent" if cluster.python_interpreter == "auto"
         else cluster.python_interpreter,
+        # who each audience of the firewall is: the same on every host (role membership)
+        "dcos_firewall_sources": firewall_sources(cfg),
     }
-    all_vars["dcos_firewall_sources"] = firewall_sources(cfg)
     if cluster.ssh_key_file is not None:
         all_vars["ansible_ssh_private_key_file"] = str(cluster.ssh_key_file)
     if known_hosts is not None:

@@ -158,8 +158,8 @@ class Agent:
         """SIGUSR1 (Slave::signaled): shut down as if the master asked for it, tasks killed."""
         if not self.shutting_down:
             self.shutting_down = True
-            threading.Thread(target=self._shutdown_tasks, args=("Received SIGUSR1 signal; unregistering and "
-                                                                "shutting down",), daemon=True).start()
+            common.start_thread(self._shutdown_tasks, "shutdown",
+                                ("Received SIGUSR1 signal; unregistering and shutting down",))
 
     def _task_changed(self):
         self.dirty = True
@@ -445,8 +445,8 @@ class Agent:
                 with self.lock:
                     self.registered = False
                 message = refusal.get("message", "")
-                threading.Thread(target=self._shutdown_tasks, daemon=True, args=(
-                    f"Agent asked to shut down by {leader.get('pid')} because '{message}'",)).start()
+                common.start_thread(self._shutdown_tasks, "shutdown",
+                                    (f"Agent asked to shut down by {leader.get('pid')} because '{message}'",))
             return False  # 403: the master dropped the registration; it is retried
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
             # HTTPException: a master killed mid-answer (a bad status line, a short body) is a
