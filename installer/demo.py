@@ -175,7 +175,11 @@ class DemoCluster:
         return key
 
     def destroy(self) -> None:
-        remove_nodes([n.container for n in self.nodes], self.network)
+        """Every container of the cluster, the agents added since (`--agents N`) included, then
+        its network (which docker keeps while a container is attached)."""
+        found = docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{self.prefix}-",
+                       "--filter", f"label={self.label}", check=False).stdout.split()
+        remove_nodes(sorted({n.container for n in self.nodes} | set(found)), self.network)
 
     def running_names(self) -> set[str]:
         return set(docker("ps", "--format", "{{.Names}}", "--filter", f"name=^{self.prefix}-",

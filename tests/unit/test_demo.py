@@ -157,3 +157,27 @@ def test_hosts_of_another_release_get_its_image_and_its_sub_bundle(tmp_path, mon
     ids["dcos-testbed/node:bullseye"] = "sha256:11b"
     demo.build_bundle(bundle, standins, ("debian11",))
     assert made[2:] == [("debian11", "dcos-testbed/node:bullseye")]  # only the release whose image changed
+
+
+def test_destroy_removes_the_agents_added_since_and_then_the_network(monkeypatch):
+    """`--demo --destroy` (two agents by default) after `--demo --agents 3`: agent3 goes too,
+    before the network (docker keeps a network a container is attached to)."""
+    import subprocess
+
+    from installer import demo
+
+    calls = []
+
+    def docker(*args, **kwargs):
+        calls.append(args)
+        out = "dcos-demo-agent3\ndcos-demo-master1\n" if args[:2] == ("ps", "-a") else ""
+        return subprocess.CompletedProcess(args, 0, out, "")
+
+    monkeypatch.setattr(demo, "docker", docker)
+    cluster = DemoCluster()
+    cluster.destroy()
+    listed = next(a for a in calls if a[:2] == ("ps", "-a"))
+    assert "name=^dcos-demo-" in listed and f"label={cluster.label}" in listed  # its own containers only
+    removed = [a[3] for a in calls if a[:3] == ("rm", "-f", "-v")]
+    assert set(removed) == {n.container for n in cluster.nodes} | {"dcos-demo-agent3"}
+    assert calls[-1] == ("network", "rm", cluster.network)
