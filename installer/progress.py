@@ -108,6 +108,8 @@ class PlainDisplay:
             _precheck_report(Console(file=self.out, no_color=True, width=160, highlight=False), ev)
         elif kind == "phase_start":
             self._line(f"phase {ev['index']}/{ev['total']} {ev['phase']}: {ev['description']}")
+            if ev.get("converged"):
+                self._line(f"  {ev['phase']} | {survey_note(ev)}")
         elif kind == "task_start":
             self._line(f"  {ev['phase']} | {ev['task']}")
         elif kind == "host_result" and ev["status"] in ("failed", "unreachable"):
@@ -117,6 +119,8 @@ class PlainDisplay:
         elif kind == "host_result" and ev["status"] == "retry" and (ev["host"], ev["task"]) not in self._retrying:
             self._retrying.add((ev["host"], ev["task"]))
             self._line(f"  {ev['phase']} | waiting on {ev['host']} (retrying)")
+        elif kind == "phase_end" and ev.get("converged") and not ev.get("counts"):
+            self._line(f"phase {ev['phase']} not started (converged on every host)")
         elif kind == "phase_end":
             self._line(f"phase {ev['phase']} {ev['status']} in {ev['duration']:.1f}s")
         elif kind == "run_end":
@@ -124,6 +128,14 @@ class PlainDisplay:
 
     def summary(self, run: Run, config_arg: str) -> None:
         print_summary(Console(file=self.out, no_color=True, width=120, highlight=False), run, config_arg)
+
+
+def survey_note(ev: dict[str, Any]) -> str:
+    """What the survey (installer/survey.py) left out of a phase, for its phase_start."""
+    left_out = ", ".join(ev["converged"])
+    if not ev.get("hosts"):
+        return f"converged since the last run on every host ({left_out}): not started"
+    return f"converged since the last run on {left_out}; starts on {', '.join(ev['hosts'])}"
 
 
 class LiveDisplay:
@@ -218,8 +230,10 @@ def print_summary(console: Console, run: Run, config_arg: str) -> None:
         table.add_column(column, justify="left" if column in ("phase", "status") else "right")
     for result in run.results:
         totals = result.totals()
-        table.add_row(result.phase, result.status, str(totals["ok"]), str(totals["changed"]), str(totals["failed"]),
-                      str(totals["unreachable"]), f"{result.duration:.1f}s" if result.duration else "")
+        idle = result.status == "successful" and result.converged and not result.counts
+        table.add_row(result.phase, "converged" if idle else result.status, str(totals["ok"]),
+                      str(totals["changed"]), str(totals["failed"]), str(totals["unreachable"]),
+                      f"{result.duration:.1f}s" if result.duration else "")
     console.print(table)
     failures = [(r.phase, f) for r in run.results for f in r.failures]
     if failures:

@@ -45,6 +45,10 @@ class RunDir:
     # Makes the stamped roles' inputs again and writes them into the inventory (install runs:
     # the repo and registry phases make files the later roles read, such as the CA).
     refresh_stamps: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    # The inventory as written (the survey resolves the plays' host patterns in it), and the
+    # stamped roles' inputs of the last refresh: host -> role -> digest (installer/survey.py).
+    inventory: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    stamp_inputs: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def events_file(self) -> Path:
@@ -274,6 +278,7 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
     _write(path / "env" / "extravars", unsafe_yaml(extravars))
     _write(path / "inventory" / "hosts.yml", unsafe_yaml(hosts))
     refresh = None
+    current: dict[str, dict[str, str]] = {}
     if stamps != "off":
         made_from: list[tuple[str, int, int]] | None = None
 
@@ -291,6 +296,8 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
             inputs = role_digests(hosts, unsafe_yaml(hosts), extravars, path / "env" / "extravars", secrets_file,
                                   state, Path(cfg.repo.bundle))
             made_from = _files_state(*roots)  # as the digests read them (the first makes the key)
+            current.clear()
+            current.update(copy.deepcopy(inputs))
             stamped = copy.deepcopy(hosts)
             for host, values in stamped["all"]["hosts"].items():
                 values["dcos_stamp_input"] = inputs.get(host, {})
@@ -298,7 +305,7 @@ def create_run_dir(cfg: Config, runs_dir: Path, secrets_file: Path, extra: dict[
             _write(path / "inventory" / "hosts.yml", unsafe_yaml(stamped))
 
         refresh()
-    run = RunDir(path=path, run_id=path.name, refresh_stamps=refresh)
+    run = RunDir(path=path, run_id=path.name, refresh_stamps=refresh, inventory=hosts, stamp_inputs=current)
     envvars = {
         "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(TOP / "roles"),

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from installer import hostlock
 from installer.bundle import verify_bundle
 from installer.certs import certificates
@@ -49,6 +51,7 @@ from installer.rundir import (
 from installer.runlock import ClusterLock, RunBusy
 from installer.secrets import Scrubber, ensure_secrets, scrubber_for
 from installer.stamps import stamped_phases
+from installer.survey import phase_hosts
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PRECHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 # Operations that fetch parts from the hosts into a private folder and end with one archive:
@@ -107,6 +110,8 @@ class PhaseResult:
     duration: float = 0.0
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
+    # Hosts of the phase it did not start on: the survey found their roles converged.
+    converged: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         total = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "skipped": 0}
@@ -174,6 +179,9 @@ class Run:
         self.archive: Path | None = None  # diagnostics, backup: the archive written, and its manifest
         self.manifest: dict[str, Any] | None = None
         self.plan: Any = None  # upgrade-plan: the plan (installer/upgrade.py)
+        # The survey (installer/survey.py): host -> its roles found converged, each with the input
+        # it was found converged under. Empty: every phase starts on all its hosts.
+        self._converged: dict[str, dict[str, str]] = {}
 
     # ---- starting -------------------------------------------------------------------------
     @classmethod
@@ -371,9 +379,17 @@ class Run:
         spec_file.chmod(0o600)
         self._emit(event("precheck_start", hosts=hosts))
         collector = Collector(self.cfg)
+        surveyed = {host: dict(roles) for host, roles in self.run_dir.stamp_inputs.items()}
 
         def on_event(raw: dict[str, Any]) -> bool:
             collector.feed(raw)
+            data = raw.get("event_data") or {}
+            roles = (data.get("res") or {}).get("roles")
+            if raw.get("event") == "runner_on_ok" and isinstance(roles, dict) and data.get("host") in surveyed:
+                inputs = surveyed[data["host"]]
+                self._converged[data["host"]] = {
+                    role: inputs[role] for role, answer in roles.items()
+                    if isinstance(answer, dict) and answer.get("converged") is True and role in inputs}
             return True
 
         self._ansible.playbook(
@@ -431,6 +447,22 @@ class Run:
         """The inventory name of the host Ansible reaches at `address` (its ansible_host)."""
         return next((host.id for host in self.cfg.all_hosts() if ansible_host(host) == address), None)
 
+    def _survey_limit(self, phase: Phase) -> tuple[set[str] | None, set[str]]:
+        """(the hosts to start the phase on, those left out as converged) from the survey; None:
+        every host of the phase, as without it (no survey, --limit, a phase it cannot read)."""
+        if not self._converged or self.options.limit or phase.name not in STAMPED_PHASES:
+            return None, set()
+        now = self.run_dir.stamp_inputs
+        # A role stays converged only under the input it was surveyed with (an earlier phase of
+        # this run may have made a file it reads since).
+        converged = {host: {role for role, digest in roles.items() if now.get(host, {}).get(role) == digest}
+                     for host, roles in self._converged.items()}
+        try:
+            hosts, left_out = phase_hosts(phase.playbook, self.run_dir.inventory, converged)
+        except (ValueError, OSError, yaml.YAMLError):
+            return None, set()
+        return (hosts, left_out) if left_out else (None, set())
+
     def _run_phase(self, phase: Phase, result: PhaseResult, index: int) -> None:
         self._current_phase = phase.name
         if self.run_dir.refresh_stamps is not None and phase.name in STAMPED_PHASES and self._phases_done:
@@ -439,8 +471,16 @@ class Run:
             self.run_dir.refresh_stamps()
         self._phases_done += 1
         result.status, result.started = "running", time.time()
+        hosts, left_out = self._survey_limit(phase)
+        result.converged = sorted(left_out)
         self._emit(event("phase_start", phase=phase.name, index=index, total=len(self.phases),
-                         description=phase.description))
+                         description=phase.description, converged=result.converged,
+                         **({"hosts": sorted(hosts)} if hosts is not None else {})))
+        if hosts is not None and not hosts:  # converged on every host: not started
+            result.status, result.rc, result.duration = "successful", 0, round(time.time() - result.started, 1)
+            self._emit(event("phase_end", phase=phase.name, status=result.status, rc=0, duration=result.duration,
+                             counts={}, failures=[], converged=result.converged, stdout=str(self.run_dir.log_file)))
+            return
         stats: dict[str, Any] = {}
         busy: dict[str, str] = {}  # host -> task started and not ended (what a timeout names)
         # task -> the host a failed delegated item ran on (a task run once from one host for
@@ -474,7 +514,8 @@ class Run:
 
         runner = self._ansible.playbook(
             phase.playbook, f"{index:02d}-{phase.name}", on_event, title=f"phase {phase.name} ({phase.playbook})",
-            limit=self.options.limit, cmdline="--check --diff" if self.options.check else None,
+            limit=",".join(sorted(hosts)) if hosts is not None else self.options.limit,
+            cmdline="--check --diff" if self.options.check else None,
             verbosity=self.options.verbosity or None, rotate_artifacts=0,
             # The whole phase is bounded too (ansible-runner stops the playbook: status timeout).
             timeout=self.cfg.cluster.phase_timeout)
@@ -495,5 +536,5 @@ class Run:
         result.status = status
         self._current_task = None
         self._emit(event("phase_end", phase=phase.name, status=status, rc=runner.rc, duration=result.duration,
-                         counts=result.counts, failures=result.failures,
+                         counts=result.counts, failures=result.failures, converged=result.converged,
                          stdout=str(self.run_dir.log_file)))

@@ -100,8 +100,9 @@ def summary(runs: Path) -> dict:
 def changed(runs: Path) -> dict:
     """{(phase, host): changed} of the newest run, the hosts that changed only."""
     found = summary(runs)
-    # The counts must be there before "nothing changed" means anything.
-    assert found["phases"] and all(p["counts"] for p in found["phases"]), found["phases"]
+    # The counts must be there before "nothing changed" means anything: a phase counted its
+    # hosts, or the survey found every host of it converged and did not start it.
+    assert found["phases"] and all(p["counts"] or p.get("converged") for p in found["phases"]), found["phases"]
     return {(p["phase"], host): c["changed"] for p in found["phases"] for host, c in p["counts"].items()
             if c["changed"]}
 

@@ -141,3 +141,39 @@ def test_what_a_command_prints_on_stderr_is_not_state(tmp_path):
     assert run(tmp_path, **_role(tmp_path, commands=[exits]))["converged"]
     code.write_text("3")
     assert f"command {' '.join(exits)}: changed" in run(tmp_path, **_role(tmp_path, commands=[exits]))["differs"]
+
+
+def test_a_survey_asks_every_role_at_once_from_what_its_record_says_it_asked(tmp_path):
+    (tmp_path / "chrony.conf").write_text("server 10.0.0.10 iburst\n")
+    stamps = str(tmp_path / "stamps")
+    run(tmp_path, action="write", **_role(tmp_path))
+    answer = run(tmp_path, action="survey", path=stamps, inputs={"ntp": "digest-1", "docker": "digest-9"})
+    assert not answer["changed"]
+    assert answer["roles"]["ntp"] == {"converged": True, "differs": []}
+    assert answer["roles"]["docker"] == {"converged": False, "differs": ["no record of an earlier run"]}
+    assert "digest-1" not in json.dumps(answer)
+    # Each kind of difference the check sees, the survey sees: an input, a file, a marker.
+    assert not run(tmp_path, action="survey", path=stamps, inputs={"ntp": "digest-2"})["roles"]["ntp"]["converged"]
+    (tmp_path / "chrony.conf").write_text("server 10.9.9.9 iburst\n")
+    drifted = run(tmp_path, action="survey", path=stamps, inputs={"ntp": "digest-1"})["roles"]["ntp"]
+    assert not drifted["converged"] and f"file {tmp_path / 'chrony.conf'}: changed" in drifted["differs"]
+    run(tmp_path, action="write", **_role(tmp_path))
+    (tmp_path / "facts.d").mkdir()
+    (tmp_path / "facts.d" / "dcos_ntp.restart-pending").write_text("")
+    pending = run(tmp_path, action="survey", path=stamps, inputs={"ntp": "digest-1"})["roles"]["ntp"]
+    assert pending == {"converged": False,
+                       "differs": [f"pending: {tmp_path / 'facts.d' / 'dcos_ntp.restart-pending'}"]}
+
+
+def test_a_survey_never_takes_a_record_that_does_not_say_what_was_asked(tmp_path):
+    (tmp_path / "chrony.conf").write_text("server 10.0.0.10 iburst\n")
+    run(tmp_path, action="write", **_role(tmp_path))
+    record = tmp_path / "stamps" / "ntp.json"
+    older = json.loads(record.read_text())
+    del older["asked"]  # as an older installer wrote it
+    record.write_text(json.dumps(older))
+    assert run(tmp_path, **_role(tmp_path))["converged"]  # the role's own check still takes it
+    answer = run(tmp_path, action="survey", path=str(tmp_path / "stamps"), inputs={"ntp": "digest-1", "../x": "0" * 64})
+    assert answer["roles"]["ntp"] == {"converged": False, "differs": ["the record does not say what the role asked"]}
+    assert not answer["roles"]["../x"]["converged"]
+    assert "required" in run(tmp_path, action="check", path=str(tmp_path / "stamps"), role="ntp")["msg"]

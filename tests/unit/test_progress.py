@@ -145,3 +145,24 @@ def test_a_killed_operation_is_not_resumed_with_from():
     note = unfinished_note({"unfinished": {"run_id": "r0", "phase": "backup"}})
     assert "--from" not in note and "Run that backup again first" in note
     assert "--from zookeeper" in unfinished_note({"unfinished": {"run_id": "r0", "phase": "zookeeper"}})
+
+
+def test_the_survey_says_which_hosts_a_phase_left_out_and_a_phase_it_did_not_start():
+    out = io.StringIO()
+    display = PlainDisplay(out)
+    for ev in (
+        event("phase_start", phase="mesos", index=5, total=10, description="Mesos", converged=["agent1", "master2"],
+              hosts=["agent3", "master1"]),
+        event("phase_end", phase="mesos", status="successful", rc=0, duration=9.5, converged=["agent1", "master2"],
+              counts={"agent3": {"ok": 20}}, failures=[]),
+        event("phase_start", phase="zookeeper", index=4, total=10, description="ZooKeeper",
+              converged=["master1", "master2"], hosts=[]),
+        event("phase_end", phase="zookeeper", status="successful", rc=0, duration=0.0, converged=["master1", "master2"],
+              counts={}, failures=[]),
+    ):
+        display.handle(ev)
+    text = out.getvalue()
+    assert "mesos | converged since the last run on agent1, master2; starts on agent3, master1" in text
+    assert "phase mesos successful in 9.5s" in text
+    assert "zookeeper | converged since the last run on every host (master1, master2): not started" in text
+    assert "phase zookeeper not started (converged on every host)" in text

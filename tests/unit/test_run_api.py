@@ -344,3 +344,44 @@ def test_every_units_journal_keeps_its_header_and_its_last_lines():
     assert "zk line 39" in cut and "zk line 0 " not in cut
     assert "marathon line 0\n" in cut and cut.endswith("marathon line 19")
     assert runner._journal_tails("-- No entries --") == "-- No entries --"
+
+
+def test_the_survey_starts_a_phase_only_where_it_has_work_and_none_where_it_has_none(tmp_path, monkeypatch):
+    """What the precheck's survey found converged (under the input the run gives now) is left
+    out: a phase with no work is not started at all (successful, no counts, its hosts named),
+    one with work starts on those hosts only (its --limit); a changed input undoes the survey."""
+    import threading as th
+
+    class FakeRunner:
+        status, rc = "successful", 0
+
+    started = {}
+
+    def run_async(**kwargs):
+        started[kwargs["playbook"]] = kwargs.get("limit")
+        thread = th.Thread(target=lambda: None)
+        thread.start()
+        return thread, FakeRunner()
+
+    def precheck(self):  # the survey's answer: every role converged but agent2's Mesos agent
+        self._converged = {host: {role: digest for role, digest in roles.items()
+                                  if (host, role) != ("agent2", "mesos_agent")}
+                           for host, roles in self.run_dir.stamp_inputs.items()}
+        self._converged["master1"]["marathon"] = "the input before an earlier phase changed it"
+        return True
+
+    monkeypatch.setattr(playbook.ansible_runner, "run_async", run_async)
+    monkeypatch.setattr(runner.Run, "_run_precheck", precheck)
+    run = start_run(EXAMPLE, runs_dir=tmp_path, phases=["zookeeper", "mesos", "marathon"])
+    seen = list(run.events(timeout=30))
+    assert run.wait(30) == 0
+    zookeeper, mesos, marathon = run.results
+    assert "zookeeper.yml" not in started
+    assert zookeeper.status == "successful" and zookeeper.counts == {}
+    assert zookeeper.converged == ["master1", "master2", "master3"]
+    assert started["mesos.yml"] == "agent2,master1"  # the agent, and the leader's check of it
+    assert mesos.converged == ["agent1", "master2", "master3"]
+    assert started["marathon.yml"] == "master1"
+    ends = {e["phase"]: e for e in seen if e["type"] == "phase_end"}
+    assert ends["zookeeper"]["counts"] == {} and ends["zookeeper"]["converged"] == zookeeper.converged
+    assert ends["marathon"]["converged"] == marathon.converged == ["master2", "master3"]

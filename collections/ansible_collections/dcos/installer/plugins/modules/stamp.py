@@ -24,6 +24,11 @@ description:
   - A host without a record, or with a record of another I(version) of this module's format, is
     not converged. A run that fails or is killed before C(action=write) leaves the old record, whose
     input or state then differs, or no record: the role runs again.
+  - C(action=survey) asks the same of every role of I(inputs) at once, from what each record says
+    the role was asked (its files, units, packages, commands and markers, kept in the record since
+    this module wrote them): one module run per host tells the controller, before the phases,
+    which roles need not start on this host (docs/design/fast-reruns.md, "The survey"). A record
+    without them (an older installer's) is not converged.
   - C(action=write) in check mode writes nothing.
   - C(action=write) given I(drifted) (the check's C(drifted): the items of the host's state that
     differed from the record while the input was the same) records nothing when one of the files,
@@ -37,15 +42,19 @@ options:
     type: str
     required: true
   action:
-    description: C(check) or C(write).
+    description: C(check), C(write) or C(survey).
     type: str
-    choices: [check, write]
+    choices: [check, write, survey]
     default: check
   input:
     description: Digest of the role's inputs for this host, made on the controller (keyed with the
       cluster's stamp key). Recorded as a digest only; it keys the digests of every other item.
+      Required unless C(action=survey).
     type: str
-    required: true
+  inputs:
+    description: For C(action=survey), role name -> that role's input digest on this host.
+    type: dict
+    default: {}
   path:
     description: Folder of the records (0700, root).
     type: path
@@ -98,6 +107,9 @@ differs:
 drifted:
   description: Names of the state items that differ from the record while the input is the same (C(action=check)).
   type: list
+roles:
+  description: For C(action=survey), role name -> C(converged) and C(differs) (at most 3) of that role.
+  type: dict
 recorded:
   description: Whether the record was written (C(action=write)).
   type: bool
@@ -273,6 +285,30 @@ def _read(path):
     return record
 
 
+# What a record keeps of what the role asked, so that a survey can look at it again.
+ASKED = ("files", "units", "packages", "commands", "markers")
+
+
+def survey(folder, inputs):
+    """role -> {converged, differs} for every role of `inputs`, each from its own record."""
+    roles = {}
+    for role, digest in sorted(inputs.items()):
+        if "/" in role or role.startswith(".") or not isinstance(digest, str) or not digest:
+            roles[role] = {"converged": False, "differs": ["not a role with an input"]}
+            continue
+        recorded = _read(os.path.join(folder, role + ".json"))
+        asked = (recorded or {}).get("asked")
+        complete = isinstance(asked, dict) and all(isinstance(asked.get(k), list) for k in ASKED)
+        if recorded is not None and not complete:
+            differs = ["the record does not say what the role asked"]
+        else:
+            params = dict((k, (asked or {}).get(k, [])) for k in ASKED)
+            params["input"] = digest
+            differs = compare(recorded, state_of(params), params["markers"])
+        roles[role] = {"converged": not differs, "differs": differs[:3]}
+    return roles
+
+
 def _write(path, record):
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
@@ -293,9 +329,10 @@ def _write(path, record):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            role=dict(type="str", required=True),
-            action=dict(type="str", default="check", choices=["check", "write"]),
-            input=dict(type="str", required=True, no_log=True),  # it keys the record's digests
+            role=dict(type="str"),
+            action=dict(type="str", default="check", choices=["check", "write", "survey"]),
+            input=dict(type="str", no_log=True),  # it keys the record's digests
+            inputs=dict(type="dict", default={}, no_log=True),
             path=dict(type="path", default="/var/lib/dcos-installer/stamps"),
             files=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
@@ -308,6 +345,11 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    if params["action"] == "survey":  # read-only, in check mode too
+        module.exit_json(changed=False, roles=survey(params["path"], params["inputs"]))
+    for name in ("role", "input"):
+        if not params[name]:
+            module.fail_json(msg="%s is required with action=%s" % (name, params["action"]))
     if "/" in params["role"] or params["role"].startswith("."):
         module.fail_json(msg="role %r is not a plain name" % params["role"])
     path = os.path.join(params["path"], params["role"] + ".json")
@@ -325,7 +367,8 @@ def main():
         module.warn("%s ran and did not bring back %s: not recorded as converged, it runs again on the next run"
                     % (params["role"], what))
         module.exit_json(changed=False, converged=False, differs=[], since="", recorded=False, unrepaired=left)
-    _write(path, {"format": FORMAT, "role": params["role"], "run": params["run"], "items": state})
+    _write(path, {"format": FORMAT, "role": params["role"], "run": params["run"], "items": state,
+                  "asked": dict((k, params[k]) for k in ASKED)})
     # Writing the record is bookkeeping, not a change to the host's services: a run that only
     # records is a run that changed nothing.
     module.exit_json(changed=False, converged=True, differs=[], since=params["run"], recorded=True, unrepaired=[])
