@@ -98,7 +98,7 @@ class Marathon:
             self.proc = subprocess.Popen([str(SCRIPT), *args], stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL,
                                          env=_env(MESOS_NATIVE_JAVA_LIBRARY=str(lib), JAVA_OPTS="-Xss1m"))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -296,7 +296,7 @@ def mesos_master(tmp_path_factory):
         [sys.executable, str(MESOS_SBIN / "mesos-master"), "--ip=127.0.0.1", f"--port={port}",
          f"--work_dir={work}/m", "--authenticate_frameworks", f"--credentials={credentials}"],
         env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while b"Elected as the leading master" not in log.read_bytes():
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
@@ -316,7 +316,7 @@ def test_mesos_authentication_presents_the_credential(mesos_master, tmp_path):
     m = Marathon(tmp_path, "--mesos_authentication", "--mesos_authentication_principal", "marathon",
                  "--mesos_authentication_secret_file", str(secret), master=f"127.0.0.1:{mesos_master['port']}")
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not any(f["name"] == "marathon" and f["active"] for f in _frameworks(mesos_master["port"])):
             assert time.monotonic() < deadline, m.log.read_text()
             time.sleep(0.2)

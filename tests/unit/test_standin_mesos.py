@@ -77,7 +77,7 @@ def _post(port, path, value):
 
 
 def _wait_http(port, process, path="/version"):
-    deadline = time.monotonic() + 8
+    deadline = time.monotonic() + 30  # a busy CI machine (a molecule scenario beside) can take seconds to start Python
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else "exited"
         try:
@@ -256,7 +256,7 @@ def cluster(tmp_path_factory):
             _env(MESOS_PORT="1"),  # the command line wins over the environment
         )
         _wait_http(agent_port, agent)
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             state = json.loads(_get(master_port, "/master/state")[2])
             if state["slaves"]:
