@@ -588,28 +588,28 @@ def _playbooks_of(run_dir: Path) -> list[int]:
 
 def test_a_killed_run_is_run_again_and_completes(installed):
     # Work for the run to do: an agent is down. Kill the installer (and its whole process
-    # group) in the middle of the zookeeper phase, before the mesos phase would start the
-    # agent again.
+    # group) in the middle of the mesos phase, before its role starts the agent again.
     agent = _node("agent2")
     agent.sh("systemctl stop dcos-mesos-agent")
     runs = installed["runs"]
     before = {p for p in runs.iterdir() if p.is_dir()}
-    # The killed run starts at the zookeeper phase itself (the phases before it have nothing to
-    # do on this cluster; a whole run would only take longer to get there).
+    # The killed run starts at the mesos phase itself (the phases before it have nothing to do
+    # on this cluster; a whole run would only take longer to get there). The survey starts it on
+    # agent2 (its agent's unit is stopped) and on the leading master's check of the agents.
     proc = subprocess.Popen([str(TOP / "install.sh"), str(installed["config"]), "--runs-dir", str(runs), "--yes",
-                             "--from", "zookeeper"],
+                             "--from", "mesos"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                             start_new_session=True)
 
-    def mid_zookeeper_phase() -> bool:
+    def mid_mesos_phase() -> bool:
         new = [p for p in runs.iterdir() if p.is_dir() and p not in before]
         if not new or not (new[0] / "events.jsonl").exists():
             return False
         events = [json.loads(line) for line in (new[0] / "events.jsonl").read_text().splitlines()
                   if line.endswith("}")]
-        return sum(e["type"] == "task_start" and e.get("phase") == "zookeeper" for e in events) >= 3
+        return sum(e["type"] == "task_start" and e.get("phase") == "mesos" for e in events) >= 3
 
-    _wait(mid_zookeeper_phase, 900, interval=0.3, what="the run reaching the zookeeper phase")
+    _wait(mid_mesos_phase, 900, interval=0.3, what="the run reaching the mesos phase")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     killed = next(p for p in runs.iterdir() if p.is_dir() and p not in before)
@@ -622,10 +622,10 @@ def test_a_killed_run_is_run_again_and_completes(installed):
     # What the next run says to do after a kill: resume where the killed one stopped (the
     # phases after mesos have nothing to do here: left out, for time, verify too, its facts
     # asked below; the whole re-run that changes nothing is test_second_run_changes_nothing).
-    again = _install(installed, "--yes", "--from", "zookeeper", "--skip-phases", "marathon,consul,lb,mysql,verify")
+    again = _install(installed, "--yes", "--from", "mesos", "--skip-phases", "marathon,consul,lb,mysql,verify")
     assert "still runs (pid" not in again.stderr
     assert f"the last run {killed.name} never ended" in again.stdout
-    assert "stopped in the zookeeper phase" in again.stdout and "--from zookeeper" in again.stdout
+    assert "stopped in the mesos phase" in again.stdout and "--from mesos" in again.stdout
     assert again.returncode == 0, (again.stdout + again.stderr)[-6000:]
     assert agent.sh("systemctl is-active dcos-mesos-agent").strip() == "active"
     # What verify would have waited for (2 minutes at most, as it does): both agents active
