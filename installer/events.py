@@ -4,10 +4,12 @@ that serializes to one JSON line (runs/<id>/events.jsonl):
     run_start    run_id, run_dir, phases, hosts, check, precheck
     precheck_start  hosts
     precheck_end    passed, summary {pass, warn, fail, waived}, duration, results [...], report
-    phase_start  phase, index, total
+    phase_start  phase, index, total, description, converged (hosts the survey left out), hosts (when
+                 the survey limited the phase: the hosts it starts on; [] when it starts on none)
     task_start   phase, play, task
     host_result  phase, task, host, status (ok|changed|failed|unreachable|skipped|retry), msg
-    phase_end    phase, status (successful|failed|canceled|timeout), rc, duration, counts, failures
+    phase_end    phase, status (successful|failed|canceled|timeout), rc, duration, counts, failures,
+                 converged (a phase not started: successful, counts {}, every host named here)
     run_end      status (successful|failed|canceled|precheck_failed), exit_code, duration, failed_phase
 
 Every event has `type` and `time` (seconds since the epoch)."""
