@@ -179,6 +179,13 @@ def _role_trees(role: str, installer: Path) -> list[Path]:
     return [base, *(installer / "roles" / name for name in sorted(others - {role}))]
 
 
+def play_roles(play: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """(name, parameters) of each role a play lists (`- ntp` or `- role: ntp` with `vars:`)."""
+    return [(entry, {}) if isinstance(entry, str)
+            else (entry.get("role", entry.get("name")), dict(entry.get("vars") or {}))
+            for entry in (play or {}).get("roles") or []]
+
+
 def _plays_of(role: str, installer: Path, only: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """(hosts pattern, the role's parameters) of every play of the install's phases that runs
     the role with the fast path (an invocation that sets dcos_stamp_input is not one)."""
@@ -188,9 +195,7 @@ def _plays_of(role: str, installer: Path, only: str | None = None) -> list[tuple
         if not path.is_file():
             continue
         for play in yaml.safe_load(path.read_text()) or []:
-            for entry in (play or {}).get("roles") or []:
-                entry_name = entry if isinstance(entry, str) else entry.get("role", entry.get("name"))
-                params = {} if isinstance(entry, str) else dict(entry.get("vars") or {})
+            for entry_name, params in play_roles(play):
                 if entry_name == role and "dcos_stamp_input" not in params:
                     plays.append((str(play.get("hosts", "")), params))
     return plays

@@ -23,12 +23,15 @@ and every operation but install do without it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from installer.stamps import play_roles, stamped_roles
 
 TOP = Path(__file__).resolve().parents[1]
 # Says, of a play, that it only checks what the stamped plays of its phase did.
@@ -42,39 +45,33 @@ class Play:
     follows: bool  # only checks what the phase's other plays did
 
 
-def _stamped(installer: Path) -> set[str]:
-    from installer.stamps import stamped_roles
-
-    return set(stamped_roles(installer))
-
-
-def surveyable_roles(installer: Path = TOP) -> set[str]:
+@functools.cache
+def surveyable_roles(installer: Path = TOP) -> frozenset[str]:
     """The stamped roles whose record alone says whether they would run: not those that do work
     before their own check (stamp_force, stamp_extra_input)."""
     found = set()
-    for role in _stamped(installer):
+    for role in stamped_roles(installer):
         text = "".join(p.read_text() for p in (installer / "roles" / role / "tasks").glob("*.yml"))
         if "stamp_force" not in text and "stamp_extra_input" not in text:
             found.add(role)
-    return found
+    return frozenset(found)
 
 
-def plays(playbook: str, installer: Path = TOP) -> list[Play]:
-    """The plays of one phase's playbook, each classified for the survey."""
+@functools.cache
+def plays(playbook: str, installer: Path = TOP) -> tuple[Play, ...]:
+    """The plays of one phase's playbook, each classified for the survey (read once a process:
+    the playbooks do not change under a run)."""
     surveyable = surveyable_roles(installer)
     found = []
     for play in yaml.safe_load((installer / "playbooks" / playbook).read_text()) or []:
-        entries = play.get("roles") or []
-        names = [e if isinstance(e, str) else e.get("role", e.get("name")) for e in entries]
-        params = [{} if isinstance(e, str) else dict(e.get("vars") or {}) for e in entries]
+        roles = play_roles(play)
         own = any(play.get(k) for k in ("pre_tasks", "tasks", "post_tasks", "handlers"))
         role = None
-        if (len(names) == 1 and names[0] in surveyable and not own
-                and "dcos_stamp_input" not in params[0]):
-            role = names[0]
+        if len(roles) == 1 and roles[0][0] in surveyable and not own and "dcos_stamp_input" not in roles[0][1]:
+            role = roles[0][0]
         found.append(Play(hosts=str(play.get("hosts", "")), role=role,
                           follows=bool((play.get("vars") or {}).get(FOLLOWS))))
-    return found
+    return tuple(found)
 
 
 _TERM = re.compile(r"^([!&]?)([A-Za-z0-9_.\-]+)(?:\[(\d+)\])?$")

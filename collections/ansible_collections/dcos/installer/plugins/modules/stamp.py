@@ -298,11 +298,12 @@ def survey(folder, inputs):
             continue
         recorded = _read(os.path.join(folder, role + ".json"))
         asked = (recorded or {}).get("asked")
-        complete = isinstance(asked, dict) and all(isinstance(asked.get(k), list) for k in ASKED)
-        if recorded is not None and not complete:
+        if recorded is None:
+            differs = compare(None, None, [])
+        elif not (isinstance(asked, dict) and all(isinstance(asked.get(k), list) for k in ASKED)):
             differs = ["the record does not say what the role asked"]
         else:
-            params = dict((k, (asked or {}).get(k, [])) for k in ASKED)
+            params = dict((k, asked[k]) for k in ASKED)
             params["input"] = digest
             differs = compare(recorded, state_of(params), params["markers"])
         roles[role] = {"converged": not differs, "differs": differs[:3]}
